@@ -1,0 +1,604 @@
+//! PNG (ISO/IEC 15948) to an image XObject, copying the compressed data whenever PDF can read it.
+//!
+//! PDF's `/FlateDecode` filter with `/Predictor 15` is exactly PNG's IDAT encoding (zlib over
+//! filtered rows; ISO 32000-1, 7.4.4.4), so a non-interlaced image without an alpha channel goes
+//! into the PDF as its concatenated IDAT bytes: no inflate, no deflate, memory near the file
+//! size. Everything else is decoded with the `png` crate and re-filtered and re-compressed with
+//! its fast `fdeflate` encoder, which makes the result the same kind of stream:
+//!
+//! | input | colour | transparency |
+//! |---|---|---|
+//! | grey, RGB, palette; not interlaced | IDAT copied | `tRNS` → colour-key `/Mask` |
+//! | palette with partial `tRNS` alpha | IDAT copied | indices decoded → 8-bit `/SMask` |
+//! | interlaced (Adam7) | decoded, re-compressed | as above |
+//! | grey+alpha, RGBA | decoded, split, re-compressed | alpha → `/SMask` at the same depth |
+//!
+//! Samples keep their bit depth (1–16) and values. Colour: an `iCCP` profile becomes an
+//! `/ICCBased` colour space (its zlib stream copied as is). `sRGB` needs nothing, as viewers
+//! take `/DeviceRGB` as sRGB. `gAMA` and `cHRM` are not applied: the samples are stored as the
+//! file has them, which is what browsers and most PNG viewers show, and what keeps the
+//! conversion lossless.
+//!
+//! Every chunk's CRC is checked and the chunk order validated before anything is written, so a
+//! damaged file is refused, never half-converted.
+
+use std::io::Cursor;
+
+use crate::{
+    Error, Limit, Limits,
+    xobject::{ColorSpace, Encoding, Mask, PlacedImage, XObject},
+};
+
+/// The eight bytes every PNG starts with (ISO/IEC 15948, 5.2).
+pub(crate) const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+
+/// Colour types (ISO/IEC 15948, 11.2.2).
+const GREY: u8 = 0;
+const RGB: u8 = 2;
+const INDEXED: u8 = 3;
+const GREY_ALPHA: u8 = 4;
+const RGBA: u8 = 6;
+
+/// The IHDR fields that matter here.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    width: u32,
+    height: u32,
+    bit_depth: u8,
+    color_type: u8,
+    interlaced: bool,
+}
+
+impl Header {
+    fn channels(&self) -> usize {
+        match self.color_type {
+            GREY | INDEXED => 1,
+            GREY_ALPHA => 2,
+            RGB => 3,
+            _ => 4,
+        }
+    }
+}
+
+/// The chunks a conversion needs, found by one pass over the file.
+#[derive(Default)]
+struct Chunks<'a> {
+    header: Option<Header>,
+    palette: Option<&'a [u8]>,
+    transparency: Option<&'a [u8]>,
+    icc: Option<&'a [u8]>,
+    physical: Option<&'a [u8]>,
+    /// (offset, length) of each IDAT payload, in file order.
+    data: Vec<(usize, usize)>,
+}
+
+/// Converts one PNG file. Takes ownership so the IDAT payloads can be joined in place.
+pub(crate) fn read(mut bytes: Vec<u8>, limits: &Limits) -> Result<PlacedImage, Error> {
+    let chunks = walk(&bytes)?;
+    let header = chunks.header.expect("walk returns a header");
+    let pixels = u64::from(header.width) * u64::from(header.height);
+    Error::check_limit(Limit::Pixels, pixels, limits.max_pixels)?;
+
+    let palette = chunks.palette.map(<[u8]>::to_vec);
+    let color_space = color_space(&header, palette, chunks.icc)?;
+    let density = chunks.physical.and_then(density);
+    let transparency = chunks.transparency.map(<[u8]>::to_vec);
+    let data_parts = chunks.data;
+
+    let needs_decoding = header.interlaced || header.channels() % 2 == 0;
+    let placed = |xobject, pass_through| PlacedImage {
+        xobject,
+        density,
+        orientation: 1,
+        pass_through,
+    };
+    if needs_decoding {
+        let samples = decode(&bytes, limits)?;
+        return Ok(placed(
+            from_samples(header, color_space, transparency.as_deref(), &samples)?,
+            false,
+        ));
+    }
+
+    let mask = match (&color_space, transparency.as_deref()) {
+        (_, None) => Mask::None,
+        (ColorSpace::Indexed { .. }, Some(alpha)) => match index_color_key(alpha) {
+            Some(key) => key,
+            None => palette_soft_mask(header, alpha, &decode(&bytes, limits)?)?,
+        },
+        (_, Some(key)) => color_key(header, key),
+    };
+    let data = join_data(&mut bytes, &data_parts);
+    let pass_through = !matches!(mask, Mask::Soft(_));
+    Ok(placed(
+        XObject {
+            width: header.width,
+            height: header.height,
+            color_space,
+            bits_per_component: header.bit_depth,
+            encoding: Encoding::FlatePng,
+            data,
+            decode: None,
+            mask,
+        },
+        pass_through,
+    ))
+}
+
+/// Checks the signature, every chunk's CRC and the chunk order; returns what the rest needs.
+fn walk(bytes: &[u8]) -> Result<Chunks<'_>, Error> {
+    if bytes.len() < SIGNATURE.len() || bytes[..8] != SIGNATURE {
+        return Err(Error::png(
+            "the 8-byte PNG signature is damaged (a transfer in text mode alters it)",
+        ));
+    }
+    let mut chunks = Chunks::default();
+    let mut at = SIGNATURE.len();
+    let mut seen_end = false;
+    let mut data_ended = false;
+    while !seen_end {
+        let rest = &bytes[at..];
+        if rest.len() < 12 {
+            return Err(Error::png(
+                "the file ends before its IEND chunk (is it truncated?)",
+            ));
+        }
+        let length = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes"));
+        let kind: [u8; 4] = rest[4..8].try_into().expect("4 bytes");
+        let name = String::from_utf8_lossy(&kind).into_owned();
+        if !kind.iter().all(u8::is_ascii_alphabetic) {
+            return Err(Error::png(format!(
+                "a chunk type `{}` is not four letters",
+                name.escape_debug()
+            )));
+        }
+        if length > i32::MAX as u32 || rest.len() - 12 < length as usize {
+            return Err(Error::png(format!(
+                "the {name} chunk runs past the end of the file"
+            )));
+        }
+        let length = length as usize;
+        let payload = &rest[8..8 + length];
+        let stored_crc =
+            u32::from_be_bytes(rest[8 + length..12 + length].try_into().expect("4 bytes"));
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&kind);
+        crc.update(payload);
+        if crc.finalize() != stored_crc {
+            return Err(Error::png(format!(
+                "the {name} chunk fails its CRC check (the data is damaged)"
+            )));
+        }
+        let payload_at = at + 8;
+        at += 12 + length;
+
+        if chunks.header.is_none() && &kind != b"IHDR" {
+            return Err(Error::png(format!("the first chunk is {name}, not IHDR")));
+        }
+        if !chunks.data.is_empty() && &kind != b"IDAT" {
+            data_ended = true;
+        }
+        match &kind {
+            b"IHDR" if chunks.header.is_none() => chunks.header = Some(header(payload)?),
+            b"IHDR" => return Err(Error::png("the file has two IHDR chunks")),
+            b"PLTE" => {
+                if !chunks.data.is_empty() {
+                    return Err(Error::png("the PLTE chunk comes after the image data"));
+                }
+                if length == 0 || length % 3 != 0 || length > 256 * 3 {
+                    return Err(Error::png(format!(
+                        "the PLTE chunk has {length} bytes, not 3 per entry for 1–256 entries"
+                    )));
+                }
+                chunks.palette = Some(payload);
+            }
+            b"IDAT" if data_ended => {
+                return Err(Error::png("the IDAT chunks are not consecutive"));
+            }
+            b"IDAT" => chunks.data.push((payload_at, length)),
+            b"IEND" => seen_end = true,
+            b"tRNS" if chunks.data.is_empty() => chunks.transparency = Some(payload),
+            b"iCCP" if chunks.data.is_empty() => chunks.icc = Some(payload),
+            b"pHYs" if chunks.data.is_empty() => chunks.physical = Some(payload),
+            _ if kind[0].is_ascii_uppercase() => {
+                return Err(Error::Unsupported(format!(
+                    "the PNG has a critical chunk {name} that this converter does not know"
+                )));
+            }
+            _ => {}
+        }
+    }
+    let header = chunks.header.expect("IEND cannot come before IHDR");
+    if chunks.data.is_empty() {
+        return Err(Error::png(
+            "the file has no IDAT chunk, so there is no image data",
+        ));
+    }
+    validate(&header, &chunks)?;
+    Ok(chunks)
+}
+
+fn header(payload: &[u8]) -> Result<Header, Error> {
+    if payload.len() != 13 {
+        return Err(Error::png(format!(
+            "the IHDR chunk has {} bytes instead of 13",
+            payload.len()
+        )));
+    }
+    let dimension =
+        |at: usize| u32::from_be_bytes(payload[at..at + 4].try_into().expect("4 bytes"));
+    let (width, height) = (dimension(0), dimension(4));
+    let (bit_depth, color_type) = (payload[8], payload[9]);
+    if width == 0 || height == 0 || width > i32::MAX as u32 || height > i32::MAX as u32 {
+        return Err(Error::png(format!(
+            "the image size {width}×{height} is invalid"
+        )));
+    }
+    let depths: &[u8] = match color_type {
+        GREY => &[1, 2, 4, 8, 16],
+        INDEXED => &[1, 2, 4, 8],
+        RGB | GREY_ALPHA | RGBA => &[8, 16],
+        other => {
+            return Err(Error::png(format!(
+                "the colour type {other} does not exist"
+            )));
+        }
+    };
+    if !depths.contains(&bit_depth) {
+        return Err(Error::png(format!(
+            "a bit depth of {bit_depth} is invalid for colour type {color_type} (allowed: {depths:?})"
+        )));
+    }
+    if payload[10] != 0 || payload[11] != 0 {
+        return Err(Error::png("the compression or filter method is not 0"));
+    }
+    let interlaced = match payload[12] {
+        0 => false,
+        1 => true,
+        other => {
+            return Err(Error::png(format!(
+                "the interlace method {other} does not exist"
+            )));
+        }
+    };
+    Ok(Header {
+        width,
+        height,
+        bit_depth,
+        color_type,
+        interlaced,
+    })
+}
+
+fn validate(header: &Header, chunks: &Chunks<'_>) -> Result<(), Error> {
+    match (header.color_type, chunks.palette) {
+        (INDEXED, None) => return Err(Error::png("a palette image has no PLTE chunk")),
+        (GREY | GREY_ALPHA, Some(_)) => {
+            return Err(Error::png("a greyscale image must not have a PLTE chunk"));
+        }
+        _ => {}
+    }
+    if let Some(trns) = chunks.transparency {
+        let expected = match header.color_type {
+            GREY => trns.len() == 2,
+            RGB => trns.len() == 6,
+            INDEXED => trns.len() <= chunks.palette.map_or(0, |p| p.len() / 3),
+            _ => {
+                return Err(Error::png(
+                    "an image with an alpha channel must not have a tRNS chunk",
+                ));
+            }
+        };
+        if !expected {
+            return Err(Error::png(format!(
+                "the tRNS chunk has the wrong length ({} bytes)",
+                trns.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn color_space(
+    header: &Header,
+    palette: Option<Vec<u8>>,
+    icc: Option<&[u8]>,
+) -> Result<ColorSpace, Error> {
+    let color = if header.color_type & 2 == 0 { 1 } else { 3 };
+    let device = match icc {
+        Some(chunk) => {
+            let name_end = chunk
+                .iter()
+                .take(80)
+                .position(|&b| b == 0)
+                .ok_or_else(|| Error::png("the iCCP chunk's profile name is not terminated"))?;
+            if chunk.get(name_end + 1) != Some(&0) {
+                return Err(Error::png(
+                    "the iCCP chunk uses an unknown compression method",
+                ));
+            }
+            ColorSpace::Icc {
+                components: color,
+                profile: chunk[name_end + 2..].to_vec(),
+                deflated: true,
+            }
+        }
+        None if color == 1 => ColorSpace::Gray,
+        None => ColorSpace::Rgb,
+    };
+    Ok(match header.color_type {
+        INDEXED => ColorSpace::Indexed {
+            base: Box::new(device),
+            palette: palette.expect("validated"),
+        },
+        _ => device,
+    })
+}
+
+/// Pixels per inch from `pHYs` (ISO/IEC 15948, 11.3.5.3). With no unit it gives only the pixel
+/// aspect ratio, applied to the default 72 dpi.
+fn density(chunk: &[u8]) -> Option<(f32, f32)> {
+    let [x0, x1, x2, x3, y0, y1, y2, y3, unit] = *chunk else {
+        return None;
+    };
+    let (x, y) = (
+        u32::from_be_bytes([x0, x1, x2, x3]) as f32,
+        u32::from_be_bytes([y0, y1, y2, y3]) as f32,
+    );
+    if x == 0.0 || y == 0.0 {
+        return None;
+    }
+    match unit {
+        1 => Some((x * 0.0254, y * 0.0254)),
+        _ => Some((72.0, 72.0 * y / x)),
+    }
+}
+
+/// Samples as the file stores them: rows of packed samples, no filter bytes, at the file's bit
+/// depth, palette indices unexpanded, Adam7 undone.
+fn decode(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, Error> {
+    let budget = usize::try_from(limits.max_pixels.saturating_mul(8)).unwrap_or(usize::MAX);
+    let mut decoder =
+        png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: budget });
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    decoder.set_ignore_text_chunk(true);
+    let mut reader = decoder.read_info().map_err(decoding_error)?;
+    let size = reader.output_buffer_size().ok_or(Error::TooLarge {
+        limit: Limit::Pixels,
+        actual: u64::MAX,
+        max: limits.max_pixels,
+    })?;
+    let mut samples = vec![0; size];
+    reader.next_frame(&mut samples).map_err(decoding_error)?;
+    Ok(samples)
+}
+
+fn decoding_error(error: png::DecodingError) -> Error {
+    match error {
+        png::DecodingError::LimitsExceeded => {
+            Error::Unsupported("decoding the PNG would need more memory than allowed".into())
+        }
+        png::DecodingError::Parameter(e) => Error::Unsupported(e.to_string()),
+        other => Error::png(format!("its image data cannot be decoded: {other}")),
+    }
+}
+
+/// Builds the XObject from decoded samples (interlaced or with an alpha channel).
+fn from_samples(
+    header: Header,
+    color_space: ColorSpace,
+    transparency: Option<&[u8]>,
+    samples: &[u8],
+) -> Result<XObject, Error> {
+    let (width, height, depth) = (header.width, header.height, header.bit_depth);
+    let color_channels = if header.channels() <= 2 { 1 } else { 3 };
+    let (data, mask) = if header.channels() % 2 == 0 {
+        let (color, alpha) = split_alpha(samples, header.channels(), usize::from(depth / 8));
+        let mask = if is_opaque(&alpha) {
+            Mask::None
+        } else {
+            Mask::Soft(Box::new(grey_image(
+                width,
+                height,
+                depth,
+                compress(&alpha, width, height, 1, depth)?,
+            )))
+        };
+        (
+            compress(&color, width, height, color_channels, depth)?,
+            mask,
+        )
+    } else {
+        let mask = match (&color_space, transparency) {
+            (_, None) => Mask::None,
+            (ColorSpace::Indexed { .. }, Some(alpha)) => index_color_key(alpha)
+                .map_or_else(|| palette_soft_mask(header, alpha, samples), Ok)?,
+            (_, Some(key)) => color_key(header, key),
+        };
+        (
+            compress(samples, width, height, color_channels, depth)?,
+            mask,
+        )
+    };
+    Ok(XObject {
+        width,
+        height,
+        color_space,
+        bits_per_component: depth,
+        encoding: Encoding::FlatePng,
+        data,
+        decode: None,
+        mask,
+    })
+}
+
+/// Splits interleaved colour+alpha samples of `bytes_per_sample` bytes into two planes.
+fn split_alpha(samples: &[u8], channels: usize, bytes_per_sample: usize) -> (Vec<u8>, Vec<u8>) {
+    let pixel = channels * bytes_per_sample;
+    let color_bytes = pixel - bytes_per_sample;
+    let pixels = samples.len() / pixel;
+    let mut color = Vec::with_capacity(pixels * color_bytes);
+    let mut alpha = Vec::with_capacity(pixels * bytes_per_sample);
+    for px in samples.chunks_exact(pixel) {
+        color.extend_from_slice(&px[..color_bytes]);
+        alpha.extend_from_slice(&px[color_bytes..]);
+    }
+    (color, alpha)
+}
+
+fn is_opaque(alpha: &[u8]) -> bool {
+    alpha.iter().all(|&a| a == 0xff)
+}
+
+fn grey_image(width: u32, height: u32, depth: u8, data: Vec<u8>) -> XObject {
+    XObject {
+        width,
+        height,
+        color_space: ColorSpace::Gray,
+        bits_per_component: depth,
+        encoding: Encoding::FlatePng,
+        data,
+        decode: None,
+        mask: Mask::None,
+    }
+}
+
+/// `/Mask [v v]` or `/Mask [r r g g b b]` from a grey or RGB `tRNS` (8.9.6.4). A key outside
+/// the bit depth's range matches no pixel, so it is left out.
+fn color_key(header: Header, key: &[u8]) -> Mask {
+    let max = (1u32 << header.bit_depth) - 1;
+    let values: Vec<u32> = key
+        .chunks_exact(2)
+        .map(|v| u32::from(u16::from_be_bytes([v[0], v[1]])))
+        .collect();
+    if values.iter().any(|&v| v > max) {
+        return Mask::None;
+    }
+    Mask::ColorKey(values.iter().flat_map(|&v| [v as i32, v as i32]).collect())
+}
+
+/// A palette whose `tRNS` makes one run of indices fully transparent and the rest opaque is a
+/// colour-key mask on the index (`/Mask [lo hi]`); anything else needs a soft mask.
+fn index_color_key(alpha: &[u8]) -> Option<Mask> {
+    if alpha.iter().any(|&a| a != 0 && a != 0xff) {
+        return None;
+    }
+    let transparent: Vec<usize> = alpha
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| **a == 0)
+        .map(|(i, _)| i)
+        .collect();
+    match (transparent.first(), transparent.last()) {
+        (None, _) | (_, None) => Some(Mask::None),
+        (Some(&lo), Some(&hi)) if hi - lo + 1 == transparent.len() => {
+            Some(Mask::ColorKey(vec![lo as i32, hi as i32]))
+        }
+        _ => None,
+    }
+}
+
+/// An 8-bit soft mask holding `tRNS[index]` (255 past its end) for every pixel.
+fn palette_soft_mask(header: Header, alpha: &[u8], indices: &[u8]) -> Result<Mask, Error> {
+    let (width, height, depth) = (
+        header.width as usize,
+        header.height,
+        usize::from(header.bit_depth),
+    );
+    let row_bytes = (width * depth).div_ceil(8);
+    let lookup: Vec<u8> = (0..256)
+        .map(|i| alpha.get(i).copied().unwrap_or(0xff))
+        .collect();
+    let mut plane = Vec::with_capacity(width * height as usize);
+    for row in indices.chunks_exact(row_bytes) {
+        plane.extend((0..width).map(|x| {
+            let bit = x * depth;
+            let index = (row[bit / 8] >> (8 - depth - bit % 8)) & ((1u16 << depth) - 1) as u8;
+            lookup[usize::from(index)]
+        }));
+    }
+    let data = compress(&plane, header.width, height, 1, 8)?;
+    Ok(Mask::Soft(Box::new(grey_image(
+        header.width,
+        height,
+        8,
+        data,
+    ))))
+}
+
+/// PNG-filters and deflates packed rows (the `png` crate's adaptive filter and fdeflate), and
+/// returns the zlib stream: the same encoding a pass-through IDAT has.
+fn compress(
+    samples: &[u8],
+    width: u32,
+    height: u32,
+    channels: usize,
+    depth: u8,
+) -> Result<Vec<u8>, Error> {
+    let mut file = Vec::with_capacity(samples.len() / 2 + 1024);
+    let mut encoder = png::Encoder::new(&mut file, width, height);
+    encoder.set_color(if channels == 1 {
+        png::ColorType::Grayscale
+    } else {
+        png::ColorType::Rgb
+    });
+    encoder.set_depth(png::BitDepth::from_u8(depth).expect("a valid PNG depth"));
+    encoder.set_compression(png::Compression::Fast);
+    let encoding_failed =
+        |e: png::EncodingError| Error::Unsupported(format!("re-encoding the image failed: {e}"));
+    let mut writer = encoder.write_header().map_err(encoding_failed)?;
+    writer.write_image_data(samples).map_err(encoding_failed)?;
+    writer.finish().map_err(encoding_failed)?;
+    let chunks = walk(&file).expect("the png encoder writes valid PNG").data;
+    Ok(join_data(&mut file, &chunks))
+}
+
+/// Moves the IDAT payloads to the front of `bytes`, back to back, and returns just them. In
+/// place, because a pass-through image can be hundreds of megabytes.
+fn join_data(bytes: &mut Vec<u8>, parts: &[(usize, usize)]) -> Vec<u8> {
+    let mut end = 0;
+    for &(offset, length) in parts {
+        bytes.copy_within(offset..offset + length, end);
+        end += length;
+    }
+    bytes.truncate(end);
+    std::mem::take(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_alpha_keeps_sixteen_bit_samples_whole() {
+        let samples = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+        let (color, alpha) = split_alpha(&samples, 2, 2);
+        assert_eq!(color, [1, 2, 5, 6, 9, 10, 13, 14]);
+        assert_eq!(alpha, [3, 4, 7, 8, 11, 12, 15, 16]);
+    }
+
+    #[test]
+    fn one_run_of_transparent_indices_is_a_color_key() {
+        assert_eq!(
+            index_color_key(&[255, 0, 0, 255]),
+            Some(Mask::ColorKey(vec![1, 2]))
+        );
+        assert_eq!(index_color_key(&[255, 255]), Some(Mask::None));
+        assert_eq!(index_color_key(&[0, 255, 0]), None);
+        assert_eq!(index_color_key(&[0, 128]), None);
+    }
+
+    #[test]
+    fn density_reads_meters_and_aspect() {
+        let chunk = |x: u32, y: u32, unit: u8| {
+            let mut c = x.to_be_bytes().to_vec();
+            c.extend(y.to_be_bytes());
+            c.push(unit);
+            c
+        };
+        let (x, y) = density(&chunk(11811, 11811, 1)).unwrap();
+        assert!((x - 300.0).abs() < 0.1 && (y - 300.0).abs() < 0.1);
+        assert_eq!(density(&chunk(1, 4, 0)), Some((72.0, 288.0)));
+        assert_eq!(density(&chunk(0, 4, 1)), None);
+    }
+}

@@ -1,0 +1,103 @@
+//! The command line, declared in one place so `--help` documents every role and option.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use pdfmill_pdf::{Fit, PageSize};
+
+/// pdfmill turns PNG and JPEG images into PDFs, losslessly: the compressed image data is copied
+/// into the PDF wherever the format allows.
+#[derive(Debug, Parser)]
+#[command(name = "pdfmill", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert images into PDF files on this machine (no service needed).
+    #[command(after_help = "Examples:\n  \
+        pdfmill convert scan1.png scan2.jpg -o scans.pdf\n  \
+        pdfmill convert --page-size a4 --margin 10mm receipt.jpg -o receipt.pdf\n  \
+        pdfmill convert --each photos/*.png --out-dir pdfs/")]
+    Convert(ConvertArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Images to convert (PNG or JPEG, recognised by content), in page order.
+    #[arg(required = true, value_name = "IN")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Write all inputs, one page each, into this PDF.
+    #[arg(
+        short,
+        long,
+        value_name = "OUT.pdf",
+        required_unless_present = "each",
+        conflicts_with = "each"
+    )]
+    pub output: Option<PathBuf>,
+
+    /// Write one PDF per input into --out-dir instead, converting on every core.
+    #[arg(long, requires = "out_dir")]
+    pub each: bool,
+
+    /// Directory for --each; each input IN becomes DIR/<IN without extension>.pdf.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+
+    /// Page size: image (the image at its own resolution), a3, a4, a5, letter, legal, or
+    /// WIDTHxHEIGHT with a unit (210x297mm, 8.5x11in).
+    #[arg(long, default_value = "image", value_parser = parse_page_size)]
+    pub page_size: PageSize,
+
+    /// How an image is scaled into a fixed page size: contain (fit, never crop), cover (fill the
+    /// page, crop the overflow) or none (own size, centred).
+    #[arg(long, default_value = "contain", value_parser = parse_fit)]
+    pub fit: Fit,
+
+    /// Blank margin on every side, e.g. 10mm, 0.5in, 36pt.
+    #[arg(long, default_value = "0", value_parser = parse_margin)]
+    pub margin: f32,
+
+    /// Resolution to assume for every image, overriding what the file says (default: the
+    /// file's pHYs/JFIF/EXIF density, else 72).
+    #[arg(long)]
+    pub dpi: Option<f32>,
+
+    /// Document title.
+    #[arg(long)]
+    pub title: Option<String>,
+
+    /// Refuse images with more pixels than this.
+    #[arg(long, default_value_t = pdfmill_pdf::Limits::default().max_pixels)]
+    pub max_pixels: u64,
+
+    /// Refuse input files larger than this many bytes.
+    #[arg(long, default_value_t = pdfmill_pdf::Limits::default().max_input_bytes)]
+    pub max_bytes: u64,
+
+    /// Refuse to make a PDF with more pages than this.
+    #[arg(long, default_value_t = pdfmill_pdf::Limits::default().max_pages)]
+    pub max_pages: u64,
+
+    /// Worker threads for --each (default: one per core).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+}
+
+fn parse_page_size(text: &str) -> Result<PageSize, String> {
+    text.parse()
+        .map_err(|e: pdfmill_pdf::ParseError| e.to_string())
+}
+
+fn parse_fit(text: &str) -> Result<Fit, String> {
+    text.parse()
+        .map_err(|e: pdfmill_pdf::ParseError| e.to_string())
+}
+
+fn parse_margin(text: &str) -> Result<f32, String> {
+    pdfmill_pdf::parse_length(text).map_err(|e| e.to_string())
+}
