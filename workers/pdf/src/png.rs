@@ -50,6 +50,11 @@ struct Header {
 }
 
 impl Header {
+    /// Grey+alpha or RGBA (colour type bit 4, ISO/IEC 15948 6.1).
+    fn has_alpha(&self) -> bool {
+        self.color_type & 4 != 0
+    }
+
     fn channels(&self) -> usize {
         match self.color_type {
             GREY | INDEXED => 1,
@@ -85,7 +90,7 @@ pub(crate) fn read(mut bytes: Vec<u8>, limits: &Limits) -> Result<PlacedImage, E
     let transparency = chunks.transparency.map(<[u8]>::to_vec);
     let data_parts = chunks.data;
 
-    let needs_decoding = header.interlaced || header.channels() % 2 == 0;
+    let needs_decoding = header.interlaced || header.has_alpha();
     let placed = |xobject, pass_through| PlacedImage {
         xobject,
         density,
@@ -185,7 +190,7 @@ fn walk(bytes: &[u8]) -> Result<Chunks<'_>, Error> {
                 if !chunks.data.is_empty() {
                     return Err(Error::png("the PLTE chunk comes after the image data"));
                 }
-                if length == 0 || length % 3 != 0 || length > 256 * 3 {
+                if length == 0 || !length.is_multiple_of(3) || length > 256 * 3 {
                     return Err(Error::png(format!(
                         "the PLTE chunk has {length} bytes, not 3 per entry for 1–256 entries"
                     )));
@@ -392,7 +397,7 @@ fn from_samples(
 ) -> Result<XObject, Error> {
     let (width, height, depth) = (header.width, header.height, header.bit_depth);
     let color_channels = if header.channels() <= 2 { 1 } else { 3 };
-    let (data, mask) = if header.channels() % 2 == 0 {
+    let (data, mask) = if header.has_alpha() {
         let (color, alpha) = split_alpha(samples, header.channels(), usize::from(depth / 8));
         let mask = if is_opaque(&alpha) {
             Mask::None

@@ -44,7 +44,7 @@ pub struct ConvertArgs {
     #[arg(long, requires = "out_dir")]
     pub each: bool,
 
-    /// Directory for --each; each input IN becomes DIR/<IN without extension>.pdf.
+    /// Directory for --each; each input IN becomes DIR/`<IN without extension>`.pdf.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
 

@@ -142,7 +142,7 @@ fn each(
     })
 }
 
-/// DIR/<stem>.pdf for every input; two inputs with the same stem would overwrite each other.
+/// `DIR/<stem>.pdf` for every input; two inputs with the same stem would overwrite each other.
 fn targets(inputs: &[PathBuf], out_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut seen = HashSet::new();
     inputs

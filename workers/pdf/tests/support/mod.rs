@@ -268,3 +268,28 @@ pub fn render(pdf: &Path) -> (usize, usize, Vec<[u8; 4]>) {
         image.buffer.iter().map(|p| [p.r, p.g, p.b, p.a]).collect(),
     )
 }
+
+/// The /Im0 XObject of page `page` as stored (dictionary and undecoded bytes), and the page's
+/// MediaBox width and height.
+pub fn stored_image(pdf: &[u8], page: u32) -> (Dictionary, Vec<u8>, (f32, f32)) {
+    let document = Document::load_mem(pdf).expect("lopdf parses the PDF");
+    let page_id = document.get_pages()[&page];
+    let page_dict = document.get_dictionary(page_id).unwrap();
+    let media_box: Vec<f32> = page_dict
+        .get(b"MediaBox")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_float().unwrap())
+        .collect();
+    let (resources, _) = document.get_page_resources(page_id).unwrap();
+    let xobjects = resources.unwrap().get(b"XObject").unwrap();
+    let xobjects = document.dereference(xobjects).unwrap().1.as_dict().unwrap();
+    let image = stream(&document, xobjects.get(b"Im0").unwrap());
+    (
+        image.dict.clone(),
+        image.content.clone(),
+        (media_box[2] - media_box[0], media_box[3] - media_box[1]),
+    )
+}
