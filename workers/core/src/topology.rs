@@ -1,0 +1,94 @@
+//! The JetStream topology: streams, consumers and KV buckets.
+//!
+//! The definitions are the JSON files in `nats/` (the ones people load with the `nats` CLI),
+//! compiled into the binary, so the services and the CLI cannot disagree. Every role declares
+//! the whole topology at start-up, create-or-update, which is idempotent: any number of
+//! workers can start at once, in any order.
+
+use async_nats::jetstream::{self, consumer, stream};
+
+use crate::Error;
+
+/// One stream definition with its file name, for error messages.
+struct Definition {
+    file: &'static str,
+    json: &'static str,
+}
+
+macro_rules! definition {
+    ($path:literal) => {
+        Definition {
+            file: $path,
+            json: include_str!(concat!("../../../nats/", $path)),
+        }
+    };
+}
+
+/// Every stream, including the streams behind the KV buckets (`KV_<bucket>`).
+const STREAMS: [Definition; 6] = [
+    definition!("streams/CONVERT.json"),
+    definition!("streams/EMAIL.json"),
+    definition!("streams/EVENTS.json"),
+    definition!("streams/DLQ.json"),
+    definition!("kv/jobs.json"),
+    definition!("kv/email_ledger.json"),
+];
+
+/// Every durable consumer, with the stream it reads.
+const CONSUMERS: [(&str, Definition); 2] = [
+    (
+        pdfmill_schemas::streams::CONVERT,
+        definition!("consumers/CONVERT-convert.json"),
+    ),
+    (
+        pdfmill_schemas::streams::EMAIL,
+        definition!("consumers/EMAIL-email.json"),
+    ),
+];
+
+/// The stream configurations, with `replicas` applied.
+pub fn stream_configs(replicas: usize) -> Vec<stream::Config> {
+    STREAMS
+        .iter()
+        .map(|d| {
+            let mut config: stream::Config = parse(d);
+            config.num_replicas = replicas;
+            config
+        })
+        .collect()
+}
+
+/// The durable pull consumer configuration named `name` (`convert`, `email`).
+pub fn consumer_config(name: &str) -> consumer::pull::Config {
+    let (_, definition) = CONSUMERS
+        .iter()
+        .find(|(_, d)| parse::<consumer::pull::Config>(d).durable_name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no consumer named {name} in nats/consumers"));
+    parse(definition)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(definition: &Definition) -> T {
+    serde_json::from_str(definition.json)
+        .unwrap_or_else(|e| panic!("nats/{} does not parse: {e}", definition.file))
+}
+
+/// Creates or updates every stream and consumer. Safe to run from every process at once.
+pub async fn declare(js: &jetstream::Context, replicas: usize) -> Result<(), Error> {
+    for config in stream_configs(replicas) {
+        let name = config.name.clone();
+        js.create_or_update_stream(config)
+            .await
+            .map_err(|e| Error::Nats(format!("cannot declare stream {name}: {e}")))?;
+    }
+    for (stream, definition) in &CONSUMERS {
+        let config: consumer::pull::Config = parse(definition);
+        let name = config.durable_name.clone().unwrap_or_default();
+        js.get_stream(*stream)
+            .await
+            .map_err(|e| Error::Nats(format!("cannot open stream {stream}: {e}")))?
+            .create_consumer(config)
+            .await
+            .map_err(|e| Error::Nats(format!("cannot declare consumer {stream}/{name}: {e}")))?;
+    }
+    Ok(())
+}
