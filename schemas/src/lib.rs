@@ -159,3 +159,14 @@ pub mod content_types {
     /// Proto3 canonical JSON: for people publishing by hand.
     pub const JSON: &str = "application/json";
 }
+
+/// The current time as a protobuf `Timestamp`, for the `*_at` fields.
+pub fn timestamp_now() -> well_known::Timestamp {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    well_known::Timestamp {
+        seconds: since_epoch.as_secs() as i64,
+        nanos: since_epoch.subsec_nanos() as i32,
+    }
+}

@@ -42,6 +42,10 @@ pub struct Settings {
     pub nats_tls_required: bool,
     /// Replicas of every stream: 1 on a single server, 3 on a cluster.
     pub nats_replicas: usize,
+    /// Seconds before the server redelivers a message whose worker went silent (crashed),
+    /// overriding the consumer files' `ack_wait` and `backoff`. Workers in good health send
+    /// in-progress acks, so this bounds only how long a crash delays a job.
+    pub ack_wait_seconds: Option<u64>,
     /// Where images and PDFs live: `file:///path` or `s3://bucket` (endpoint, region and
     /// credentials from `AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, …).
     pub store_url: String,
@@ -73,6 +77,7 @@ impl Default for Settings {
             nats_tls_key: None,
             nats_tls_required: false,
             nats_replicas: 1,
+            ack_wait_seconds: None,
             store_url: "file://./var/store".into(),
             email_url: "file://./var/outbox".into(),
             email_from: "pdfmill <pdfmill@localhost>".into(),

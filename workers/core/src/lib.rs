@@ -58,7 +58,8 @@ impl Context {
     pub async fn connect(settings: Settings, name: &str) -> Result<Context, Error> {
         let client = connect_nats(&settings, name).await?;
         let js = jetstream::new(client.clone());
-        topology::declare(&js, settings.nats_replicas).await?;
+        let ack_wait = settings.ack_wait_seconds.map(Duration::from_secs);
+        topology::declare(&js, settings.nats_replicas, ack_wait).await?;
         let store = Store::open(&settings.store_url)?;
         let jobs = Jobs::open(&js).await?;
         Ok(Context {

@@ -5,6 +5,8 @@
 //! the whole topology at start-up, create-or-update, which is idempotent: any number of
 //! workers can start at once, in any order.
 
+use std::time::Duration;
+
 use async_nats::jetstream::{self, consumer, stream};
 
 use crate::Error;
@@ -58,13 +60,20 @@ pub fn stream_configs(replicas: usize) -> Vec<stream::Config> {
         .collect()
 }
 
-/// The durable pull consumer configuration named `name` (`convert`, `email`).
-pub fn consumer_config(name: &str) -> consumer::pull::Config {
-    let (_, definition) = CONSUMERS
+/// The durable pull consumer configurations with the stream each reads; `ack_wait`, when
+/// given, replaces the files' ack wait and backoff.
+pub fn consumer_configs(ack_wait: Option<Duration>) -> Vec<(&'static str, consumer::pull::Config)> {
+    CONSUMERS
         .iter()
-        .find(|(_, d)| parse::<consumer::pull::Config>(d).durable_name.as_deref() == Some(name))
-        .unwrap_or_else(|| panic!("no consumer named {name} in nats/consumers"));
-    parse(definition)
+        .map(|(stream, definition)| {
+            let mut config: consumer::pull::Config = parse(definition);
+            if let Some(ack_wait) = ack_wait {
+                config.ack_wait = ack_wait;
+                config.backoff.clear();
+            }
+            (*stream, config)
+        })
+        .collect()
 }
 
 fn parse<T: serde::de::DeserializeOwned>(definition: &Definition) -> T {
@@ -73,17 +82,20 @@ fn parse<T: serde::de::DeserializeOwned>(definition: &Definition) -> T {
 }
 
 /// Creates or updates every stream and consumer. Safe to run from every process at once.
-pub async fn declare(js: &jetstream::Context, replicas: usize) -> Result<(), Error> {
+pub async fn declare(
+    js: &jetstream::Context,
+    replicas: usize,
+    ack_wait: Option<Duration>,
+) -> Result<(), Error> {
     for config in stream_configs(replicas) {
         let name = config.name.clone();
         js.create_or_update_stream(config)
             .await
             .map_err(|e| Error::Nats(format!("cannot declare stream {name}: {e}")))?;
     }
-    for (stream, definition) in &CONSUMERS {
-        let config: consumer::pull::Config = parse(definition);
+    for (stream, config) in consumer_configs(ack_wait) {
         let name = config.durable_name.clone().unwrap_or_default();
-        js.get_stream(*stream)
+        js.get_stream(stream)
             .await
             .map_err(|e| Error::Nats(format!("cannot open stream {stream}: {e}")))?
             .create_consumer(config)

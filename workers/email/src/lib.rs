@@ -33,6 +33,7 @@ mod error;
 mod message;
 pub mod templates;
 pub mod transport;
+pub mod worker;
 
 #[cfg(feature = "testing")]
 pub mod testing;

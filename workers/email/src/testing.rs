@@ -83,7 +83,14 @@ impl SmtpCapture {
     ///
     /// Panics when no port can be bound: a test cannot go on without it.
     pub fn start() -> SmtpCapture {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+        Self::start_on(0)
+    }
+
+    /// Starts a capture server on a given port of `127.0.0.1` (0: any free port). Tests of an
+    /// outage point a sender at [`refused_port`] first and start the server there later.
+    pub fn start_on(port: u16) -> SmtpCapture {
+        let listener =
+            TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("bind the SMTP capture port");
         let port = listener.local_addr().expect("listener address").port();
         let shared = Arc::new(Shared {
             mails: Mutex::new(Vec::new()),

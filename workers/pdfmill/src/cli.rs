@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use pdfmill_pdf::{Fit, PageSize};
 
 /// pdfmill turns PNG and JPEG images into PDFs, losslessly: the compressed image data is copied
@@ -12,6 +12,15 @@ use pdfmill_pdf::{Fit, PageSize};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Settings file (TOML); default ./pdfmill.toml when present. PDFMILL_* variables
+    /// override it (PDFMILL_NATS_URL, PDFMILL_STORE_URL, PDFMILL_EMAIL_URL, …).
+    #[arg(long, global = true, env = "PDFMILL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log lines as JSON (for log shippers) or text (for terminals).
+    #[arg(long, global = true, default_value = "json", value_parser = ["json", "text"])]
+    pub log_format: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -22,6 +31,109 @@ pub enum Command {
         pdfmill convert --page-size a4 --margin 10mm receipt.jpg -o receipt.pdf\n  \
         pdfmill convert --each photos/*.png --out-dir pdfs/")]
     Convert(ConvertArgs),
+
+    /// Run one service role in this process until Ctrl-C or SIGTERM (then drain and stop).
+    /// Start any number of each, on any machines that reach NATS and the store.
+    Worker {
+        /// The role: `convert` (image.convert.v1) or `email` (email.send.v1).
+        role: Role,
+    },
+
+    /// Put images in the store and queue their conversion into one PDF; prints the job id.
+    Submit(SubmitArgs),
+
+    /// Show a job's status.
+    Status {
+        /// The job id `pdfmill submit` printed.
+        job_id: String,
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Show the streams and consumers: messages, pending, ack pending, redelivered.
+    Streams,
+
+    /// Inspect and replay dead letters (messages that failed for good).
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+/// A service role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// The convert worker.
+    Convert,
+    /// The email worker.
+    Email,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Convert => "convert",
+            Role::Email => "email",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List the dead letters with their sequence, subject, id and error.
+    List,
+    /// Publish dead letters to their original subject again and remove them from the DLQ.
+    Replay {
+        /// Sequences from `pdfmill dlq list`.
+        sequences: Vec<u64>,
+        /// Replay every dead letter.
+        #[arg(long, conflicts_with = "sequences")]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Images (PNG or JPEG), in page order.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+
+    /// Email this address when the PDF is ready (or when the job fails).
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: Option<String>,
+
+    /// Wait and show progress until the job is done.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Seconds --wait waits before giving up.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+
+    /// Job id to use (default: a new UUIDv7). Submitting the same id twice is one job.
+    #[arg(long)]
+    pub job_id: Option<String>,
+
+    /// Page size, as for `pdfmill convert`.
+    #[arg(long, default_value = "image")]
+    pub page_size: String,
+
+    /// Fit into a fixed page size: contain, cover or none.
+    #[arg(long, default_value = "contain")]
+    pub fit: String,
+
+    /// Margin on every side, e.g. 10mm.
+    #[arg(long, default_value = "0")]
+    pub margin: String,
+
+    /// Resolution to assume for every image.
+    #[arg(long)]
+    pub dpi: Option<u32>,
+
+    /// Document title.
+    #[arg(long)]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,20 +1,50 @@
-//! `pdfmill`: the one binary. It parses the command line and hands each subcommand to its module.
+//! `pdfmill`: the one binary. It parses the command line and hands each subcommand to its
+//! module; a tokio runtime is started only for the commands that talk to NATS.
 
 mod cli;
 mod convert;
+mod service;
+
+use std::process::ExitCode;
 
 use clap::Parser;
+use cli::Command;
+use pdfmill_core::telemetry::LogFormat;
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
-        cli::Command::Convert(args) => convert::run(args),
-    };
-    match result {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("pdfmill: {error:#}");
-            std::process::ExitCode::FAILURE
+        Command::Convert(args) => convert::run(args),
+        command => {
+            run_service(command, cli.config.as_deref(), &cli.log_format).map(|()| ExitCode::SUCCESS)
         }
-    }
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("pdfmill: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn run_service(
+    command: Command,
+    config: Option<&std::path::Path>,
+    log_format: &str,
+) -> anyhow::Result<()> {
+    let settings = service::settings(config)?;
+    let log_format = if log_format == "text" {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        match command {
+            Command::Convert(_) => unreachable!("convert runs without a runtime"),
+            Command::Worker { role } => service::worker(role, settings, log_format).await,
+            Command::Submit(args) => service::submit(args, settings).await,
+            Command::Status { job_id, json } => service::status(&job_id, json, settings).await,
+            Command::Streams => service::streams(settings).await,
+            Command::Dlq { command } => service::dlq(command, settings).await,
+        }
+    })
 }
