@@ -24,8 +24,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod deflate;
 mod document;
 mod error;
+mod flate;
 mod jpeg;
 mod options;
 mod png;

@@ -3,8 +3,9 @@
 //! PDF's `/FlateDecode` filter with `/Predictor 15` is exactly PNG's IDAT encoding (zlib over
 //! filtered rows; ISO 32000-1, 7.4.4.4), so a non-interlaced image without an alpha channel goes
 //! into the PDF as its concatenated IDAT bytes: no inflate, no deflate, memory near the file
-//! size. Everything else is decoded with the `png` crate and re-filtered and re-compressed with
-//! its fast `fdeflate` encoder, which makes the result the same kind of stream:
+//! size. Everything else is decoded with the `png` crate, and re-filtered and re-compressed into
+//! the same kind of stream by the `flate` module (adaptive PNG filters, a deflate encoder with
+//! per-block Huffman codes and runs, large planes in parallel bands):
 //!
 //! | input | colour | transparency |
 //! |---|---|---|
@@ -25,7 +26,7 @@
 use std::io::Cursor;
 
 use crate::{
-    Error, Limit, Limits,
+    Error, Limit, Limits, flate,
     xobject::{ColorSpace, Encoding, Mask, PlacedImage, XObject},
 };
 
@@ -99,10 +100,8 @@ pub(crate) fn read(mut bytes: Vec<u8>, limits: &Limits) -> Result<PlacedImage, E
     };
     if needs_decoding {
         let samples = decode(&bytes, limits)?;
-        return Ok(placed(
-            from_samples(header, color_space, transparency.as_deref(), &samples)?,
-            false,
-        ));
+        let xobject = from_samples(header, color_space, transparency.as_deref(), &samples)?;
+        return Ok(placed(xobject, false));
     }
 
     let mask = match (&color_space, transparency.as_deref()) {
@@ -397,22 +396,22 @@ fn from_samples(
 ) -> Result<XObject, Error> {
     let (width, height, depth) = (header.width, header.height, header.bit_depth);
     let color_channels = if header.channels() <= 2 { 1 } else { 3 };
+    let color_rows = |samples| rows(samples, width, color_channels, depth);
     let (data, mask) = if header.has_alpha() {
         let (color, alpha) = split_alpha(samples, header.channels(), usize::from(depth / 8));
-        let mask = if is_opaque(&alpha) {
-            Mask::None
+        if is_opaque(&alpha) {
+            let [color] = flate::compress(&[color_rows(&color)])
+                .try_into()
+                .expect("one stream per plane");
+            (color, Mask::None)
         } else {
-            Mask::Soft(Box::new(grey_image(
-                width,
-                height,
-                depth,
-                compress(&alpha, width, height, 1, depth)?,
-            )))
-        };
-        (
-            compress(&color, width, height, color_channels, depth)?,
-            mask,
-        )
+            let [color, alpha] =
+                flate::compress(&[color_rows(&color), rows(&alpha, width, 1, depth)])
+                    .try_into()
+                    .expect("one stream per plane");
+            let mask = Mask::Soft(Box::new(grey_image(width, height, depth, alpha)));
+            (color, mask)
+        }
     } else {
         let mask = match (&color_space, transparency) {
             (_, None) => Mask::None,
@@ -420,10 +419,10 @@ fn from_samples(
                 .map_or_else(|| palette_soft_mask(header, alpha, samples), Ok)?,
             (_, Some(key)) => color_key(header, key),
         };
-        (
-            compress(samples, width, height, color_channels, depth)?,
-            mask,
-        )
+        let [color] = flate::compress(&[color_rows(samples)])
+            .try_into()
+            .expect("one stream per plane");
+        (color, mask)
     };
     Ok(XObject {
         width,
@@ -437,16 +436,40 @@ fn from_samples(
     })
 }
 
+/// Describes packed rows of `channels` samples of `depth` bits per pixel.
+fn rows(samples: &[u8], width: u32, channels: usize, depth: u8) -> flate::Rows<'_> {
+    let bits_per_pixel = channels * usize::from(depth);
+    flate::Rows {
+        samples,
+        row_bytes: (width as usize * bits_per_pixel).div_ceil(8),
+        filter_distance: (bits_per_pixel / 8).max(1),
+    }
+}
+
 /// Splits interleaved colour+alpha samples of `bytes_per_sample` bytes into two planes.
 fn split_alpha(samples: &[u8], channels: usize, bytes_per_sample: usize) -> (Vec<u8>, Vec<u8>) {
-    let pixel = channels * bytes_per_sample;
-    let color_bytes = pixel - bytes_per_sample;
-    let pixels = samples.len() / pixel;
-    let mut color = Vec::with_capacity(pixels * color_bytes);
-    let mut alpha = Vec::with_capacity(pixels * bytes_per_sample);
-    for px in samples.chunks_exact(pixel) {
-        color.extend_from_slice(&px[..color_bytes]);
-        alpha.extend_from_slice(&px[color_bytes..]);
+    match (channels, bytes_per_sample) {
+        (2, 1) => split::<2, 1>(samples),
+        (2, 2) => split::<4, 2>(samples),
+        (4, 1) => split::<4, 1>(samples),
+        (4, 2) => split::<8, 2>(samples),
+        _ => unreachable!("alpha comes with grey or RGB at 8 or 16 bits"),
+    }
+}
+
+/// `split_alpha` for `PIXEL`-byte pixels whose last `ALPHA` bytes are the alpha sample; fixed
+/// sizes let the compiler unroll the copies.
+fn split<const PIXEL: usize, const ALPHA: usize>(samples: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let pixels = samples.len() / PIXEL;
+    let mut color = vec![0; pixels * (PIXEL - ALPHA)];
+    let mut alpha = vec![0; pixels * ALPHA];
+    for ((px, c), a) in samples
+        .chunks_exact(PIXEL)
+        .zip(color.chunks_exact_mut(PIXEL - ALPHA))
+        .zip(alpha.chunks_exact_mut(ALPHA))
+    {
+        c.copy_from_slice(&px[..PIXEL - ALPHA]);
+        a.copy_from_slice(&px[PIXEL - ALPHA..]);
     }
     (color, alpha)
 }
@@ -522,40 +545,15 @@ fn palette_soft_mask(header: Header, alpha: &[u8], indices: &[u8]) -> Result<Mas
             lookup[usize::from(index)]
         }));
     }
-    let data = compress(&plane, header.width, height, 1, 8)?;
+    let [data] = flate::compress(&[rows(&plane, header.width, 1, 8)])
+        .try_into()
+        .expect("one stream per plane");
     Ok(Mask::Soft(Box::new(grey_image(
         header.width,
         height,
         8,
         data,
     ))))
-}
-
-/// PNG-filters and deflates packed rows (the `png` crate's adaptive filter and fdeflate), and
-/// returns the zlib stream: the same encoding a pass-through IDAT has.
-fn compress(
-    samples: &[u8],
-    width: u32,
-    height: u32,
-    channels: usize,
-    depth: u8,
-) -> Result<Vec<u8>, Error> {
-    let mut file = Vec::with_capacity(samples.len() / 2 + 1024);
-    let mut encoder = png::Encoder::new(&mut file, width, height);
-    encoder.set_color(if channels == 1 {
-        png::ColorType::Grayscale
-    } else {
-        png::ColorType::Rgb
-    });
-    encoder.set_depth(png::BitDepth::from_u8(depth).expect("a valid PNG depth"));
-    encoder.set_compression(png::Compression::Fast);
-    let encoding_failed =
-        |e: png::EncodingError| Error::Unsupported(format!("re-encoding the image failed: {e}"));
-    let mut writer = encoder.write_header().map_err(encoding_failed)?;
-    writer.write_image_data(samples).map_err(encoding_failed)?;
-    writer.finish().map_err(encoding_failed)?;
-    let chunks = walk(&file).expect("the png encoder writes valid PNG").data;
-    Ok(join_data(&mut file, &chunks))
 }
 
 /// Moves the IDAT payloads to the front of `bytes`, back to back, and returns just them. In
