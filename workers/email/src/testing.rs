@@ -147,6 +147,14 @@ impl CapturedMail {
         String::from_utf8_lossy(&self.data).into_owned()
     }
 
+    /// The plain-text part, with its transfer encoding (quoted-printable, base64) undone.
+    pub fn body_text(&self) -> String {
+        mail_parser::MessageParser::default()
+            .parse(&self.data)
+            .and_then(|message| message.body_text(0).map(|text| text.into_owned()))
+            .unwrap_or_default()
+    }
+
     /// The value of the first top-level header with this name (case-insensitive), unfolded
     /// but not decoded.
     pub fn header(&self, name: &str) -> Option<String> {

@@ -43,10 +43,10 @@ async fn a_job_ends_with_a_pdf_an_email_with_its_link_and_events() {
     assert_eq!(emails[0].to, ["alice@example.com"]);
     assert!(
         emails[0]
-            .text()
+            .body_text()
             .contains("http://pdfmill.test/v1/conversions/job-1/pdf"),
         "{}",
-        emails[0].text()
+        emails[0].body_text()
     );
     assert_eq!(
         emails[0].header("Message-ID").as_deref(),
@@ -172,9 +172,11 @@ async fn a_corrupt_image_fails_its_job_is_dead_lettered_and_the_worker_goes_on()
 
     let emails = system.wait_for_emails(1, WAIT).await;
     assert!(
-        emails[0].text().contains("IDAT chunk fails its CRC check"),
+        emails[0]
+            .body_text()
+            .contains("IDAT chunk fails its CRC check"),
         "the failure email says why: {}",
-        emails[0].text()
+        emails[0].body_text()
     );
 
     system.submit("after", &[image("basn2c08.png")], None).await;
