@@ -1,0 +1,120 @@
+//! `pdfmill submit`, `status`, `streams` and `dlq` as a person runs them, against real servers.
+
+mod support;
+
+use std::{process::Output, time::Duration};
+
+use pdfmill_schemas::{streams, v1::JobState};
+use support::{TestSystem, suite};
+
+async fn pdfmill(system: &TestSystem, args: &[&str]) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_pdfmill"));
+    command.args(args).envs(system.env());
+    tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("pdfmill finishes")
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn submit_waits_for_the_pdf_and_the_email_and_status_shows_the_job() {
+    let system = TestSystem::spawn().await;
+    let (a, b) = (suite("basn2c08.png"), suite("basn3p04.png"));
+    let output = pdfmill(
+        &system,
+        &[
+            "submit",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--email",
+            "gina@example.com",
+            "--job-id",
+            "cli-1",
+            "--wait",
+        ],
+    )
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = stdout(&output);
+    assert!(printed.starts_with("cli-1\n"), "{printed}");
+    assert!(
+        printed.contains("state    emailed") && printed.contains("2 pages"),
+        "{printed}"
+    );
+    assert_eq!(
+        system
+            .wait_for_emails(1, Duration::from_secs(10))
+            .await
+            .len(),
+        1
+    );
+
+    let output = pdfmill(&system, &["status", "cli-1", "--json"]).await;
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(status["state"], "JOB_STATE_EMAILED");
+    assert_eq!(status["pdfKey"], "pdfs/cli-1.pdf");
+
+    let output = pdfmill(&system, &["status", "no-such-job"]).await;
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no job no-such-job"));
+}
+
+#[tokio::test]
+async fn a_dead_letter_can_be_listed_and_replayed_after_the_cause_is_fixed() {
+    let system = TestSystem::spawn().await;
+    // The request names an image that is not in the store yet: a permanent failure.
+    let mut request = system.request("late", &[], None).await;
+    request.images.push(pdfmill_schemas::v1::ImageRef {
+        key: "uploads/late.png".into(),
+        ..Default::default()
+    });
+    system.publish(&request).await;
+    system
+        .wait_for_state("late", JobState::Failed, Duration::from_secs(30))
+        .await;
+
+    let listed = stdout(&pdfmill(&system, &["dlq", "list"]).await);
+    assert!(
+        listed.contains("image.convert.v1") && listed.contains("uploads/late.png does not exist"),
+        "{listed}"
+    );
+    let table = stdout(&pdfmill(&system, &["streams"]).await);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("DLQ") && l.split_whitespace().nth(2) == Some("1")),
+        "{table}"
+    );
+
+    system
+        .ctx
+        .store
+        .put(
+            "uploads/late.png",
+            std::fs::read(suite("basn2c08.png")).unwrap().into(),
+        )
+        .await
+        .unwrap();
+    let replayed = pdfmill(&system, &["dlq", "replay", "--all"]).await;
+    assert!(
+        stdout(&replayed).contains("replayed 1 dead letter"),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    system
+        .wait_for_state("late", JobState::Converted, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        system.stream_messages(streams::DLQ).await,
+        0,
+        "a replayed letter leaves the DLQ"
+    );
+}
