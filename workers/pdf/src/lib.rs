@@ -10,7 +10,9 @@
 //! One image becomes one page. Every input is checked (signatures, chunk CRCs, structure,
 //! [`Limits`]) before anything is written, and every failure is an [`Error`] that says whether
 //! the input is corrupt, unsupported or too large. The crate is synchronous and does no I/O
-//! beyond the `Write` it is given; callers decide about threads.
+//! beyond the `Write` it is given; callers decide about threads, with one exception: a large
+//! decoded image is re-compressed in bands on scoped threads (at most one per core, up to 8),
+//! which all end before the call returns.
 //!
 //! ```
 //! # let png = std::fs::read("../../../shared/testdata/pngsuite/basn6a16.png").unwrap();
