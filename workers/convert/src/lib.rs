@@ -18,7 +18,7 @@
 
 use std::time::{Duration, Instant};
 
-use pdfmill_core::{Context, Delivery, Failure, Handler, Outcome, Worker};
+use pdfmill_core::{Context, Delivery, Failure, Handler, Outcome, Worker, instruments};
 use pdfmill_pdf::{ErrorKind, Fit, Layout, Options, PageSize};
 use pdfmill_schemas::{
     consumers, streams, subjects,
@@ -71,7 +71,7 @@ impl Handler for Converter {
                 reason,
             };
         }
-        match self.convert(request, delivery.delivered).await {
+        let outcome = match self.convert(request, delivery.delivered).await {
             Ok(outcome) => outcome,
             Err(error) if error.is_transient() => Outcome::Retry {
                 reason: error.to_string(),
@@ -80,7 +80,17 @@ impl Handler for Converter {
                 class: ErrorClass::InvalidRequest,
                 reason: error.to_string(),
             },
-        }
+        };
+        let label = match &outcome {
+            Outcome::Done => "success",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Reject { class: ErrorClass::Corrupt, .. } => "corrupt",
+            Outcome::Reject { class: ErrorClass::Unsupported, .. } => "unsupported",
+            Outcome::Reject { class: ErrorClass::TooLarge, .. } => "too_large",
+            Outcome::Reject { .. } => "invalid_request",
+        };
+        metrics::counter!(instruments::CONVERSIONS, "outcome" => label).increment(1);
+        outcome
     }
 
     async fn dead_lettered(&self, request: Option<&ConvertRequest>, failure: &Failure) {
@@ -159,6 +169,10 @@ impl Converter {
         self.ctx.store.put(&key, pdf.into()).await?;
         let duration = started.elapsed();
         info!(pages, size, ?duration, "converted");
+        metrics::histogram!(instruments::CONVERSION_DURATION).record(duration.as_secs_f64());
+        metrics::histogram!(instruments::CONVERSION_INPUT_BYTES).record(input_bytes as f64);
+        metrics::histogram!(instruments::CONVERSION_OUTPUT_BYTES).record(size as f64);
+        metrics::histogram!(instruments::CONVERSION_PAGES).record(pages as f64);
 
         let result = ConversionResult {
             job_id: job_id.clone(),
@@ -192,7 +206,8 @@ impl Converter {
             self.request_email(request, "conversion_completed", &variables)
                 .await?;
         }
-        self.ctx
+        let status = self
+            .ctx
             .jobs
             .update(job_id, |s| {
                 s.set_state(JobState::Converted);
@@ -204,6 +219,9 @@ impl Converter {
                 s.error_message.clear();
             })
             .await?;
+        if let Some(latency) = instruments::seconds_since(status.submitted_at.as_ref()) {
+            metrics::histogram!(instruments::JOB_LATENCY, "stage" => "converted").record(latency);
+        }
         Ok(Outcome::Done)
     }
 

@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info_span, warn};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::{Error, Publisher, publish::extract_trace_context};
+use crate::{Error, Publisher, instruments, publish::extract_trace_context};
 
 /// What a handler decided about one message.
 #[derive(Debug, Clone, PartialEq)]
@@ -262,10 +262,14 @@ impl<H: Handler> Worker<H> {
     }
 
     async fn process(&self, message: jetstream::Message) -> Outcome {
+        let started = std::time::Instant::now();
         let delivered = message
             .info()
             .map(|i| i.delivered.max(1) as u64)
             .unwrap_or(1);
+        if delivered > 1 {
+            metrics::counter!(instruments::REDELIVERIES, "subject" => self.subject).increment(1);
+        }
         let sequence = message
             .info()
             .map(|i| i.stream_sequence)
@@ -311,8 +315,13 @@ impl<H: Handler> Worker<H> {
                     None,
                 ),
             };
-            self.settle(&message, &outcome, decoded.as_ref(), delivered)
+            let settled = self
+                .settle(&message, &outcome, decoded.as_ref(), delivered)
                 .await;
+            metrics::counter!(instruments::MESSAGES, "subject" => self.subject, "outcome" => settled)
+                .increment(1);
+            metrics::histogram!(instruments::MESSAGE_PROCESSING, "subject" => self.subject)
+                .record(started.elapsed().as_secs_f64());
             outcome
         }
         .instrument(span)
@@ -341,20 +350,21 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    /// The one place that turns an outcome into an acknowledgement.
+    /// The one place that turns an outcome into an acknowledgement; returns what it did
+    /// (`ack`, `nak` or `dead_letter`).
     async fn settle(
         &self,
         message: &jetstream::Message,
         outcome: &Outcome,
         decoded: Option<&H::Message>,
         delivered: u64,
-    ) {
+    ) -> &'static str {
         let failure = match outcome {
             Outcome::Done => {
                 if let Err(error) = message.double_ack().await {
                     warn!(%error, "the ack was not confirmed; the message may be delivered again");
                 }
-                return;
+                return "ack";
             }
             Outcome::Retry { reason } if delivered < self.retry.max_deliveries => {
                 let delay = self.retry.delay(delivered);
@@ -362,7 +372,7 @@ impl<H: Handler> Worker<H> {
                 if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
                     warn!(%error, "nak failed; the message comes back after its ack wait");
                 }
-                return;
+                return "nak";
             }
             Outcome::Retry { reason } => Failure {
                 class: ErrorClass::Internal,
@@ -383,12 +393,15 @@ impl<H: Handler> Worker<H> {
             let _ = message
                 .ack_with(AckKind::Nak(Some(self.retry.max_delay)))
                 .await;
-            return;
+            return "nak";
         }
+        metrics::counter!(instruments::DEAD_LETTERS, "subject" => self.subject, "class" => failure.class.as_str_name())
+            .increment(1);
         self.handler.dead_lettered(decoded, &failure).await;
         if let Err(error) = message.ack_with(AckKind::Term).await {
             warn!(%error, "terminating the message failed");
         }
+        "dead_letter"
     }
 
     /// Publishes the original payload and headers to `dlq.<subject>`, with the failure.

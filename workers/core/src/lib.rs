@@ -9,7 +9,7 @@
 //! - [`consume`]: the one consumer loop — decode, hand over, ack / nak / dead-letter;
 //! - [`Store`]: the object store that holds images and PDFs;
 //! - [`Jobs`]: job status in the `jobs` KV bucket;
-//! - [`telemetry`]: logs and traces.
+//! - [`telemetry`]: logs and traces; [`instruments`]: Prometheus metrics.
 //!
 //! [`Context`] bundles the connections a service's `run(ctx, shutdown)` needs.
 
@@ -19,6 +19,7 @@
 pub mod config;
 pub mod consume;
 mod error;
+pub mod instruments;
 mod jobs;
 mod publish;
 mod store;

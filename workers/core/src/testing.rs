@@ -48,10 +48,10 @@ impl NatsServer {
         let ports = dir.path().join(format!("nats-server_{}.ports", child.id()));
         let deadline = Instant::now() + Duration::from_secs(10);
         let url = loop {
-            if let Ok(text) = std::fs::read_to_string(&ports) {
-                if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
-                    break value["nats"][0].as_str().unwrap().to_string();
-                }
+            if let Ok(text) = std::fs::read_to_string(&ports)
+                && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
+            {
+                break value["nats"][0].as_str().unwrap().to_string();
             }
             assert!(Instant::now() < deadline, "nats-server did not start");
             std::thread::sleep(Duration::from_millis(10));

@@ -9,7 +9,7 @@
 //! receiving side spot a duplicate from that window.
 
 use async_nats::jetstream::kv;
-use pdfmill_core::{Context, Delivery, Failure, Handler, Outcome, Worker};
+use pdfmill_core::{Context, Delivery, Failure, Handler, Outcome, Worker, instruments};
 use pdfmill_schemas::{
     buckets, consumers, streams, subjects,
     v1::{EmailRequest, EmailResult, ErrorClass, JobState},
@@ -73,8 +73,12 @@ impl Handler for Mailer {
     #[tracing::instrument(name = "email", skip_all, fields(email.id = %delivery.message.email_id, job.id = %delivery.message.job_id, template = %delivery.message.template))]
     async fn handle(&self, delivery: &Delivery<EmailRequest>) -> Outcome {
         let request = &delivery.message;
-        match self.send_once(request).await {
-            Ok(()) => Outcome::Done,
+        let outcome = match self.send_once(request).await {
+            Ok(Sent::Now) => Outcome::Done,
+            Ok(Sent::Before) => {
+                metrics::counter!(instruments::EMAILS, "template" => request.template.clone(), "outcome" => "duplicate").increment(1);
+                return Outcome::Done;
+            }
             Err(Failed::Email(error)) if error.is_transient() => Outcome::Retry {
                 reason: error.to_string(),
             },
@@ -85,7 +89,14 @@ impl Handler for Mailer {
             Err(Failed::Plumbing(error)) => Outcome::Retry {
                 reason: error.to_string(),
             },
-        }
+        };
+        let label = match &outcome {
+            Outcome::Done => "sent",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Reject { .. } => "rejected",
+        };
+        metrics::counter!(instruments::EMAILS, "template" => request.template.clone(), "outcome" => label).increment(1);
+        outcome
     }
 
     async fn dead_lettered(&self, request: Option<&EmailRequest>, failure: &Failure) {
@@ -111,6 +122,12 @@ impl Handler for Mailer {
     }
 }
 
+/// Whether this delivery sent the email or found it sent before.
+enum Sent {
+    Now,
+    Before,
+}
+
 /// Why sending failed: the email itself, or the plumbing around it (always worth a retry).
 enum Failed {
     Email(EmailError),
@@ -130,7 +147,7 @@ impl From<pdfmill_core::Error> for Failed {
 }
 
 impl Mailer {
-    async fn send_once(&self, request: &EmailRequest) -> Result<(), Failed> {
+    async fn send_once(&self, request: &EmailRequest) -> Result<Sent, Failed> {
         let key = ledger_key(&request.email_id)?;
         let nats = |context: &str, e: &dyn std::fmt::Display| {
             pdfmill_core::Error::Nats(format!("{context}: {e}"))
@@ -140,18 +157,22 @@ impl Mailer {
             .get(&key)
             .await
             .map_err(|e| nats("cannot read the email ledger", &e))?;
-        if recorded.as_deref() == Some(SENT) {
+        let sent = if recorded.as_deref() == Some(SENT) {
             info!("already sent; not sending again");
+            Sent::Before
         } else {
             let rendered = render(request)?;
             let message = build_message(&self.from, request, &rendered)?;
+            let started = std::time::Instant::now();
             self.transport.send(&message, &request.email_id).await?;
+            metrics::histogram!(instruments::SMTP_SEND_DURATION).record(started.elapsed().as_secs_f64());
             self.ledger
                 .put(&key, SENT.into())
                 .await
                 .map_err(|e| nats("cannot record the email in the ledger", &e))?;
             info!(to = %request.to, "sent");
-        }
+            Sent::Now
+        };
         let result = EmailResult {
             email_id: request.email_id.clone(),
             job_id: request.job_id.clone(),
@@ -171,17 +192,23 @@ impl Mailer {
             )
             .await?;
         if request.template == templates::CONVERSION_COMPLETED && !request.job_id.is_empty() {
-            self.ctx
+            let mut now_emailed = false;
+            let status = self
+                .ctx
                 .jobs
                 .update(&request.job_id, |s| {
-                    if s.state() == JobState::Converted {
+                    now_emailed = s.state() == JobState::Converted;
+                    if now_emailed {
                         s.set_state(JobState::Emailed);
                         s.updated_at = Some(pdfmill_schemas::timestamp_now());
                     }
                 })
                 .await?;
+            if let Some(latency) = instruments::seconds_since(status.submitted_at.as_ref()).filter(|_| now_emailed) {
+                metrics::histogram!(instruments::JOB_LATENCY, "stage" => "emailed").record(latency);
+            }
         }
-        Ok(())
+        Ok(sent)
     }
 }
 

@@ -48,9 +48,15 @@ pub async fn worker(
 ) -> anyhow::Result<()> {
     let service = format!("pdfmill-{}", role.name());
     let _telemetry = telemetry::init(&service, log_format);
+    pdfmill_core::instruments::install(settings.metrics_addr)?;
     let ctx = Context::connect(settings, &service).await?;
     let shutdown = shutdown_on_signal();
-    tracing::info!(role = role.name(), "worker started");
+    let consumer = match role {
+        Role::Convert => (streams::CONVERT, pdfmill_schemas::consumers::CONVERT),
+        Role::Email => (streams::EMAIL, pdfmill_schemas::consumers::EMAIL),
+    };
+    tokio::spawn(pdfmill_core::instruments::watch_consumers(ctx.js.clone(), vec![consumer], Duration::from_secs(5), shutdown.clone()));
+    tracing::info!(role = role.name(), metrics = ?ctx.settings.metrics_addr, "worker started");
     match role {
         Role::Convert => pdfmill_convert::run(ctx, shutdown).await?,
         Role::Email => pdfmill_email::worker::run(ctx, shutdown).await?,

@@ -186,10 +186,10 @@ impl TestSystem {
         let deadline = Instant::now() + timeout;
         loop {
             let status = self.ctx.jobs.get(job_id).await.unwrap();
-            if let Some(status) = &status {
-                if status.state() == state {
-                    return status.clone();
-                }
+            if let Some(status) = &status
+                && status.state() == state
+            {
+                return status.clone();
             }
             assert!(
                 Instant::now() < deadline,
