@@ -1,0 +1,481 @@
+//! `/v1/conversions`: submit a job, read its status once or live, download its PDF.
+//!
+//! Submitting follows the order that leaves nothing half-written (see the crate docs):
+//! images → store, request → JetStream (dedup id = job id), then status `queued` with a
+//! compare-and-set that never moves a job backwards, should a fast worker already have taken
+//! it. Status reads come straight from the `jobs` KV bucket, which every worker updates.
+
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{Path, Query, Request, State, rejection::QueryRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{
+        IntoResponse, Redirect, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use futures::{Stream, StreamExt};
+use pdfmill_schemas::{
+    subjects,
+    v1::{ConvertRequest, ImageRef, JobState, JobStatus},
+};
+use prost::Message;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{ApiError, Ingress, auth, error::ErrorBody, upload};
+
+/// The header a client sets to make a POST safe to retry.
+pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Where idempotency keys are hashed into job ids (UUID v5 of the caller and the key).
+const JOB_ID_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x7d3c_1f0e_55a4_4c1b_9f6e_2b8a_0c4d_e1a1);
+
+/// The answer to a submitted job.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Accepted {
+    /// The job id.
+    pub id: String,
+    /// The job's state (`queued` for a new job; a retried request sees the current state).
+    pub state: State_,
+    /// Where to read the job's status (relative to this server).
+    pub status_url: String,
+}
+
+/// The life of a job: `queued` → `converting` → `converted` → `emailed` (when an address was
+/// given); `failed` ends a job that will not finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = State)]
+pub(crate) enum State_ {
+    /// Accepted; no worker has started.
+    Queued,
+    /// A worker is converting it.
+    Converting,
+    /// The PDF is ready.
+    Converted,
+    /// The PDF is ready and the email was sent.
+    Emailed,
+    /// It failed for good; see `error`.
+    Failed,
+}
+
+impl From<JobState> for State_ {
+    fn from(state: JobState) -> Self {
+        match state {
+            JobState::Unspecified | JobState::Queued => State_::Queued,
+            JobState::Converting => State_::Converting,
+            JobState::Converted => State_::Converted,
+            JobState::Emailed => State_::Emailed,
+            JobState::Failed => State_::Failed,
+        }
+    }
+}
+
+/// A job's status.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ConversionStatus {
+    /// The job id.
+    pub id: String,
+    /// Where the job is.
+    pub state: State_,
+    /// When it was submitted (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<String>,
+    /// When the status last changed (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    /// Number of input images.
+    pub images: u32,
+    /// Pages in the PDF, once converted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u32>,
+    /// Size of the PDF in bytes, once converted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// Where the "PDF ready" email goes, if anywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Where to download the PDF (relative to this server), once converted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdf_url: Option<String>,
+    /// Why the job failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<JobError>,
+}
+
+/// Why a job failed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct JobError {
+    /// `corrupt`, `unsupported`, `too_large`, `invalid_request` or `internal`.
+    pub class: String,
+    /// For a person.
+    pub message: String,
+}
+
+impl ConversionStatus {
+    fn new(status: &JobStatus) -> Self {
+        let id = status.job_id.clone();
+        let time = |t: &Option<pdfmill_schemas::well_known::Timestamp>| {
+            t.and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok())
+                .map(|t| t.to_string())
+        };
+        let converted = !status.pdf_key.is_empty();
+        ConversionStatus {
+            state: status.state().into(),
+            submitted_at: time(&status.submitted_at),
+            updated_at: time(&status.updated_at),
+            images: status.image_count,
+            pages: converted.then_some(status.pages),
+            size_bytes: converted.then_some(status.pdf_size_bytes),
+            email: (!status.notify_email.is_empty()).then(|| status.notify_email.clone()),
+            pdf_url: converted.then(|| format!("/v1/conversions/{id}/pdf")),
+            error: (status.state() == JobState::Failed).then(|| JobError {
+                class: status
+                    .error_class()
+                    .as_str_name()
+                    .trim_start_matches("ERROR_CLASS_")
+                    .to_ascii_lowercase(),
+                message: status.error_message.clone(),
+            }),
+            id,
+        }
+    }
+
+    /// Whether nothing more will happen to the job.
+    fn is_final(&self) -> bool {
+        match self.state {
+            State_::Failed | State_::Emailed => true,
+            State_::Converted => self.email.is_none(),
+            State_::Queued | State_::Converting => false,
+        }
+    }
+}
+
+/// Submit images for conversion into one PDF.
+///
+/// Send `multipart/form-data` with one or more `image` fields (PNG or JPEG, one page each, in
+/// order) and optional `email`, `page_size`, `fit`, `margin`, `dpi`, `title` fields; or send
+/// one image as the raw body (`Content-Type: image/png` or `image/jpeg`) with the same options
+/// in the query string. The image type is judged from the bytes. With an `Idempotency-Key`
+/// header, a retried request returns the first request's job and stores nothing again.
+#[utoipa::path(
+    post,
+    path = "/v1/conversions",
+    tag = "conversions",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the same job (at most 255 visible ASCII characters)"),
+        upload::Options,
+    ),
+    request_body(
+        description = "The images, as a form or as one raw image",
+        content(
+            (ConversionForm = "multipart/form-data"),
+            (Vec<u8> = "image/png"),
+            (Vec<u8> = "image/jpeg"),
+        ),
+    ),
+    responses(
+        (status = 202, description = "Accepted; the job is queued", body = Accepted,
+         headers(("Location" = String, description = "The status URL"))),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 413, description = "Over the size or image-count limit", body = ErrorBody),
+        (status = 415, description = "Not a PNG or JPEG, or not a form", body = ErrorBody),
+        (status = 422, description = "Bad address, option or form", body = ErrorBody),
+        (status = 503, description = "NATS or the store is unavailable; nothing was queued", body = ErrorBody),
+    ),
+    security((), ("api_key" = [])),
+)]
+#[tracing::instrument(name = "submit", skip_all, fields(job.id = tracing::field::Empty))]
+pub(crate) async fn create(
+    State(state): State<Ingress>,
+    headers: HeaderMap,
+    query: Result<Query<upload::Options>, QueryRejection>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
+    let ctx = state.ctx();
+    let key = idempotency_key(&headers)?;
+    let job_id = match &key {
+        Some(key) => {
+            let scoped = format!("{}\n{key}", auth::caller(&headers));
+            uuid::Uuid::new_v5(&JOB_ID_NAMESPACE, scoped.as_bytes()).to_string()
+        }
+        None => uuid::Uuid::now_v7().to_string(),
+    };
+    tracing::Span::current().record("job.id", job_id.as_str());
+    require_nats(&state)?;
+    if key.is_some()
+        && let Some(existing) = ctx.jobs.get(&job_id).await?
+    {
+        tracing::info!("a retry of a job already accepted");
+        return Ok(accepted(&job_id, existing.state().into()));
+    }
+
+    let upload = upload::read(request, query, state.settings().limits).await?;
+    let mut images = Vec::with_capacity(upload.images.len());
+    for (index, image) in upload.images.into_iter().enumerate() {
+        let key = format!("uploads/{job_id}/{index:03}-{}", image.name);
+        images.push(ImageRef {
+            key: key.clone(),
+            content_type: image.content_type.to_string(),
+            size_bytes: image.bytes.len() as u64,
+        });
+        ctx.store.put(&key, image.bytes).await?;
+    }
+    let request = ConvertRequest {
+        job_id: job_id.clone(),
+        images,
+        notify_email: upload.email.unwrap_or_default(),
+        page: Some(upload.page),
+        submitted_at: Some(pdfmill_schemas::timestamp_now()),
+        ..ConvertRequest::default()
+    };
+    let published = ctx
+        .publisher
+        .publish(subjects::IMAGE_CONVERT, &job_id, &request)
+        .await?;
+    let status = ctx
+        .jobs
+        .update(&job_id, |s| {
+            if s.state() == JobState::Unspecified {
+                s.set_state(JobState::Queued);
+                s.updated_at = request.submitted_at;
+            }
+            s.submitted_at = s.submitted_at.or(request.submitted_at);
+            s.image_count = request.images.len() as u32;
+            s.notify_email = request.notify_email.clone();
+        })
+        .await?;
+    tracing::info!(
+        images = request.images.len(),
+        duplicate = published.duplicate,
+        "queued"
+    );
+    Ok(accepted(&job_id, status.state().into()))
+}
+
+/// The form of a conversion request (for the OpenAPI document).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ConversionForm {
+    /// One or more PNG or JPEG files, one page each, in order.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    image: Vec<Vec<u8>>,
+    /// Where to send the "PDF ready" email.
+    email: Option<String>,
+    /// `image` (default), `a3`, `a4`, `a5`, `letter`, `legal` or `WxH<unit>` (`210x297mm`).
+    page_size: Option<String>,
+    /// `contain` (default), `cover` or `none`.
+    fit: Option<String>,
+    /// Margin on every side, e.g. `10mm`.
+    margin: Option<String>,
+    /// Resolution when the image does not say (1–10000).
+    dpi: Option<u32>,
+    /// The PDF's title.
+    title: Option<String>,
+}
+
+fn accepted(job_id: &str, state: State_) -> Response {
+    let status_url = format!("/v1/conversions/{job_id}");
+    let mut response = (
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            id: job_id.to_string(),
+            state,
+            status_url: status_url.clone(),
+        }),
+    )
+        .into_response();
+    if let Ok(location) = HeaderValue::from_str(&status_url) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or_default().trim();
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        return Err(ApiError::InvalidRequest(
+            "Idempotency-Key must be 1–255 visible ASCII characters".to_string(),
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// Refuses at once while NATS is disconnected, before anything is read or stored.
+pub(crate) fn require_nats(state: &Ingress) -> Result<(), ApiError> {
+    match state.ctx().client.connection_state() {
+        async_nats::connection::State::Connected => Ok(()),
+        other => Err(ApiError::Unavailable(format!("NATS is {other}"))),
+    }
+}
+
+async fn job(state: &Ingress, id: &str) -> Result<JobStatus, ApiError> {
+    if !valid_id(id) {
+        return Err(ApiError::JobNotFound(id.to_string()));
+    }
+    require_nats(state)?;
+    state
+        .ctx()
+        .jobs
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::JobNotFound(id.to_string()))
+}
+
+/// Job ids are KV keys: anything else cannot name a job (and must not reach a KV subject).
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// A job's status.
+#[utoipa::path(
+    get,
+    path = "/v1/conversions/{id}",
+    tag = "conversions",
+    params(("id" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "The status", body = ConversionStatus),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 503, description = "NATS is unavailable", body = ErrorBody),
+    ),
+    security((), ("api_key" = [])),
+)]
+pub(crate) async fn status(
+    State(state): State<Ingress>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversionStatus>, ApiError> {
+    Ok(Json(ConversionStatus::new(&job(&state, &id).await?)))
+}
+
+/// A job's status, live, as server-sent events.
+///
+/// Each change is an event named `status` whose data is the same JSON as
+/// `GET /v1/conversions/{id}`; the first event is the current status. The stream ends after
+/// the job's final state (`failed`, `emailed`, or `converted` when no email was asked for).
+#[utoipa::path(
+    get,
+    path = "/v1/conversions/{id}/events",
+    tag = "conversions",
+    params(("id" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "A stream of `status` events", content_type = "text/event-stream", body = ConversionStatus),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 503, description = "NATS is unavailable", body = ErrorBody),
+    ),
+    security((), ("api_key" = [])),
+)]
+pub(crate) async fn events(
+    State(state): State<Ingress>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    job(&state, &id).await?;
+    let watch = state
+        .ctx()
+        .jobs
+        .store()
+        .watch_with_history(&id)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("cannot watch job {id}: {e}")))?;
+    let shutdown = state.shutdown().clone();
+    let stream = futures::stream::unfold(Some(watch), move |watch| {
+        let shutdown = shutdown.clone();
+        async move {
+            let mut watch = watch?;
+            loop {
+                let entry = tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    entry = watch.next() => entry,
+                };
+                let entry = match entry {
+                    Some(Ok(entry)) => entry,
+                    _ => return None,
+                };
+                let Ok(status) = JobStatus::decode(entry.value) else {
+                    continue;
+                };
+                let status = ConversionStatus::new(&status);
+                let Ok(event) = Event::default().event("status").json_data(&status) else {
+                    continue;
+                };
+                let next = (!status.is_final()).then_some(watch);
+                return Some((Ok(event), next));
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The PDF of a converted job: the bytes, or a `307` redirect to a presigned URL when the
+/// store is S3.
+#[utoipa::path(
+    get,
+    path = "/v1/conversions/{id}/pdf",
+    tag = "conversions",
+    params(("id" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>),
+        (status = 307, description = "Download it from the store (presigned URL in `Location`)"),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "The job has no PDF yet", body = ErrorBody),
+        (status = 503, description = "NATS or the store is unavailable", body = ErrorBody),
+    ),
+    security((), ("api_key" = [])),
+)]
+pub(crate) async fn pdf(
+    State(state): State<Ingress>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let status = job(&state, &id).await?;
+    if status.pdf_key.is_empty() {
+        return Err(ApiError::PdfNotReady(id));
+    }
+    let store = &state.ctx().store;
+    if let Some(url) = store
+        .download_url(&status.pdf_key, Duration::from_secs(15 * 60))
+        .await?
+    {
+        return Ok(Redirect::temporary(&url).into_response());
+    }
+    let headers = [
+        (header::CONTENT_TYPE, "application/pdf".to_string()),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{id}.pdf\""),
+        ),
+    ];
+    // A filesystem store streams the file; anything else is read whole.
+    if let Some(path) = store.local_path(&status.pdf_key) {
+        let file = tokio::fs::File::open(&path).await.map_err(|e| {
+            ApiError::Internal(format!("the PDF of {id} is missing from the store: {e}"))
+        })?;
+        let length = file.metadata().await.map(|m| m.len()).ok();
+        let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+        let mut response = (headers, body).into_response();
+        if let Some(length) = length {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
+        return Ok(response);
+    }
+    let bytes = store.get(&status.pdf_key).await?;
+    Ok((headers, bytes).into_response())
+}
