@@ -58,6 +58,12 @@ pub struct Settings {
     pub public_url: String,
     /// Address for `/metrics` of a worker; none when unset.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the HTTP ingress listens (it serves `/metrics` there too).
+    pub http_addr: SocketAddr,
+    /// Bearer tokens the HTTP API accepts, comma-separated; none means no authentication.
+    pub api_keys: Option<Secret>,
+    /// Largest HTTP upload, all images of one request together.
+    pub max_upload_bytes: usize,
     /// Conversions one convert worker runs at once (default: one per core).
     pub convert_concurrency: usize,
     /// Emails one email worker sends at once.
@@ -83,6 +89,9 @@ impl Default for Settings {
             email_from: "pdfmill <pdfmill@localhost>".into(),
             public_url: "http://127.0.0.1:8080".into(),
             metrics_addr: None,
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            api_keys: None,
+            max_upload_bytes: 64 << 20,
             convert_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
             email_concurrency: 16,
         }

@@ -74,19 +74,30 @@ pub fn install(listen: Option<SocketAddr>) -> Result<PrometheusHandle, Error> {
         return Ok(handle.clone());
     }
     let invalid = |e: &dyn std::fmt::Display| Error::Config(format!("metrics: {e}"));
-    let mut builder = PrometheusBuilder::new()
+    let builder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(JOB_LATENCY.into()), JOB_SECONDS)
         .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS))
         .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_bytes".into()), BYTES))
         .and_then(|b| b.set_buckets_for_metric(Matcher::Full(CONVERSION_PAGES.into()), PAGES))
         .map_err(|e| invalid(&e))?;
-    if let Some(listen) = listen {
-        builder = builder.with_http_listener(listen);
-    }
-    let (recorder, exporter) = builder.build().map_err(|e| invalid(&e))?;
-    let handle = recorder.handle();
-    metrics::set_global_recorder(recorder).map_err(|e| invalid(&e))?;
-    tokio::spawn(exporter);
+    let handle = match listen {
+        Some(listen) => {
+            let (recorder, exporter) = builder
+                .with_http_listener(listen)
+                .build()
+                .map_err(|e| invalid(&e))?;
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).map_err(|e| invalid(&e))?;
+            tokio::spawn(exporter);
+            handle
+        }
+        None => {
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).map_err(|e| invalid(&e))?;
+            handle
+        }
+    };
     describe();
     let process = metrics_process::Collector::default();
     process.describe();

@@ -39,6 +39,21 @@ pub enum Command {
         role: Role,
     },
 
+    /// Run the HTTP ingress (API, web page, /metrics) alone, on PDFMILL_HTTP_ADDR.
+    Ingress,
+
+    /// Run everything on this machine with no configuration: a local nats-server (unless
+    /// PDFMILL_NATS_URL is set), the store and an email outbox under --data-dir, the ingress
+    /// and both workers in this process. Ctrl-C drains and stops.
+    Up {
+        /// Where NATS, the store and the outbox keep their data.
+        #[arg(long, default_value = "./var")]
+        data_dir: PathBuf,
+        /// The one HTTP address: web page, API, docs, mailbox, /metrics.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: std::net::SocketAddr,
+    },
+
     /// Put images in the store and queue their conversion into one PDF; prints the job id.
     Submit(SubmitArgs),
 

@@ -4,6 +4,7 @@
 mod cli;
 mod convert;
 mod service;
+mod up;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,8 @@ fn run_service(
         match command {
             Command::Convert(_) => unreachable!("convert runs without a runtime"),
             Command::Worker { role } => service::worker(role, settings, log_format).await,
+            Command::Ingress => service::ingress(settings, log_format).await,
+            Command::Up { data_dir, http } => up::up(settings, &data_dir, http, log_format).await,
             Command::Submit(args) => service::submit(args, settings).await,
             Command::Status { job_id, json } => service::status(&job_id, json, settings).await,
             Command::Streams => service::streams(settings).await,

@@ -40,6 +40,63 @@ pub fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
+/// The consumers whose backlog the metrics sample.
+pub const CONSUMERS: [(&str, &str); 2] = [
+    (streams::CONVERT, pdfmill_schemas::consumers::CONVERT),
+    (streams::EMAIL, pdfmill_schemas::consumers::EMAIL),
+];
+
+/// The ingress's settings from the process settings.
+pub fn ingress_settings(
+    settings: &Settings,
+    outbox_dir: Option<std::path::PathBuf>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> anyhow::Result<pdfmill_ingress::IngressSettings> {
+    let api_keys = settings
+        .api_keys
+        .as_ref()
+        .map(|keys| {
+            keys.expose()
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(pdfmill_core::Secret::new)
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = metrics;
+    Ok(pdfmill_ingress::IngressSettings {
+        listen: settings.http_addr,
+        limits: pdfmill_ingress::Limits {
+            max_upload_bytes: settings.max_upload_bytes,
+            ..Default::default()
+        },
+        api_keys,
+        outbox_dir,
+    })
+}
+
+/// `pdfmill ingress`: the HTTP API alone, until a signal.
+pub async fn ingress(settings: Settings, log_format: telemetry::LogFormat) -> anyhow::Result<()> {
+    let _telemetry = telemetry::init("pdfmill-ingress", log_format);
+    let metrics = pdfmill_core::instruments::install(None)?;
+    let ctx = Context::connect(settings.clone(), "pdfmill-ingress").await?;
+    let shutdown = shutdown_on_signal();
+    tokio::spawn(pdfmill_core::instruments::watch_consumers(
+        ctx.js.clone(),
+        CONSUMERS.to_vec(),
+        Duration::from_secs(5),
+        shutdown.clone(),
+    ));
+    pdfmill_ingress::run(
+        ctx,
+        ingress_settings(&settings, None, Some(metrics))?,
+        shutdown,
+    )
+    .await?;
+    Ok(())
+}
+
 /// `pdfmill worker ROLE`: one role in this process until a signal, then a clean drain.
 pub async fn worker(
     role: Role,
@@ -55,7 +112,12 @@ pub async fn worker(
         Role::Convert => (streams::CONVERT, pdfmill_schemas::consumers::CONVERT),
         Role::Email => (streams::EMAIL, pdfmill_schemas::consumers::EMAIL),
     };
-    tokio::spawn(pdfmill_core::instruments::watch_consumers(ctx.js.clone(), vec![consumer], Duration::from_secs(5), shutdown.clone()));
+    tokio::spawn(pdfmill_core::instruments::watch_consumers(
+        ctx.js.clone(),
+        vec![consumer],
+        Duration::from_secs(5),
+        shutdown.clone(),
+    ));
     tracing::info!(role = role.name(), metrics = ?ctx.settings.metrics_addr, "worker started");
     match role {
         Role::Convert => pdfmill_convert::run(ctx, shutdown).await?,
