@@ -49,7 +49,7 @@ async fn list(State(state): State<Ingress>) -> Result<Html<String>, ApiError> {
         .map(|s| {
             format!(
                 "<tr><td><a href=\"/mailbox/{file}\">{subject}</a></td><td>{to}</td><td>{date}</td></tr>\n",
-                file = escape(&s.file),
+                file = escape(&href(&s.file)),
                 subject = escape(if s.subject.is_empty() { "(no subject)" } else { &s.subject }),
                 to = escape(&s.to),
                 date = escape(&s.date),
@@ -113,6 +113,12 @@ fn addresses(address: Option<&mail_parser::Address<'_>>) -> String {
         .unwrap_or_default()
 }
 
+/// A file name as a URL path segment: outbox names escape with `%XX`, which must survive the
+/// router's percent-decoding.
+fn href(file: &str) -> String {
+    file.replace('%', "%25")
+}
+
 /// Outbox names are `<sanitised email id>.eml`: no path separators, no dot files.
 fn is_message_name(name: &str) -> bool {
     name.ends_with(".eml")
@@ -148,7 +154,7 @@ async fn show(
         .map(|t| t.into_owned())
         .unwrap_or_default();
     let html = message.body_html(0).map(|t| t.into_owned());
-    let file_link = escape(&file);
+    let file_link = escape(&href(&file));
     let mut body = format!(
         "<p><a href=\"/mailbox\">← all emails</a> · <a href=\"/mailbox/{file_link}/raw\">raw .eml</a></p>\
          <dl class=\"headers\"><dt>Subject</dt><dd>{}</dd><dt>From</dt><dd>{}</dd><dt>To</dt><dd>{}</dd><dt>Date</dt><dd>{}</dd></dl>",

@@ -102,7 +102,9 @@ async fn what_is_not_a_png_or_jpeg_is_415() {
 async fn bad_addresses_options_and_forms_are_422() {
     let app = TestApp::spawn_with(without_workers(IngressSettings::default())).await;
     let image = || vec![("a.png", png(2, 2))];
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    // (form fields, error code, a word the message must mention)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
         (
             &[("email", "not an address")],
             "invalid_address",
