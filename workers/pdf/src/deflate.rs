@@ -1,4 +1,4 @@
-//! Raw deflate (RFC 1951) for PNG-filtered rows, with miniz_oxide's run-length strategy.
+//! Raw deflate (RFC 1951) for PNG-filtered rows, with zlib-rs's run-length strategy.
 //!
 //! Why run-length: a photo's filtered rows are residuals with sensor noise, which
 //! back-references hardly shorten; their size comes from how well the Huffman code fits the
@@ -8,34 +8,19 @@
 //! photo-like planes it is smaller than zlib level 6 (what img2pdf writes) at a fraction of
 //! the time.
 
-use miniz_oxide::deflate::core::{
-    CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
-};
-
-/// zlib's strategy number for run-length matching (`Z_RLE`).
-const RLE: i32 = 3;
+use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Method, Strategy, compress_bound};
 
 /// Deflates `data` as raw deflate blocks. When `last`, the final block ends the stream;
 /// otherwise the data ends with a sync flush (an empty stored block), byte-aligned, so that
 /// another raw deflate stream can follow it directly.
 pub(crate) fn deflate(data: &[u8], last: bool) -> Vec<u8> {
-    // Level 1 with negative window bits: raw deflate, no zlib header.
-    let mut compressor = CompressorOxide::new(create_comp_flags_from_zip_params(1, -15, RLE));
-    let flush = if last { TDEFLFlush::Finish } else { TDEFLFlush::Sync };
-    let mut out = vec![0; data.len() + data.len() / 8 + 1024];
-    let (mut read, mut written) = (0, 0);
-    loop {
-        let (status, consumed, produced) = compress(&mut compressor, &data[read..], &mut out[written..], flush);
-        read += consumed;
-        written += produced;
-        match status {
-            TDEFLStatus::Done => break,
-            TDEFLStatus::Okay if read == data.len() && written < out.len() && !last => break,
-            TDEFLStatus::Okay => out.resize(out.len() * 2, 0),
-            other => unreachable!("deflating into memory cannot fail: {other:?}"),
-        }
-    }
-    out.truncate(written);
+    // Level 1 with negative window bits: raw deflate, no zlib header; run-length matching.
+    let config = DeflateConfig { level: 1, method: Method::Deflated, window_bits: -15, mem_level: 8, strategy: Strategy::Rle };
+    let mut compressor = Deflate::new_with_config(config);
+    let flush = if last { DeflateFlush::Finish } else { DeflateFlush::SyncFlush };
+    let mut out = vec![0; compress_bound(data.len()) + 16];
+    compressor.compress(data, &mut out, flush).expect("deflating into a large enough buffer cannot fail");
+    out.truncate(compressor.total_out() as usize);
     out
 }
 
