@@ -112,6 +112,11 @@ pub fn install(listen: Option<SocketAddr>) -> Result<PrometheusHandle, Error> {
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
+/// The installed recorder's handle, for a `/metrics` route; `None` before [`install`].
+pub fn handle() -> Option<PrometheusHandle> {
+    HANDLE.get().cloned()
+}
+
 fn describe() {
     describe_counter!(
         JOBS_SUBMITTED,

@@ -239,6 +239,10 @@ pub(crate) async fn create(
         .publisher
         .publish(subjects::IMAGE_CONVERT, &job_id, &request)
         .await?;
+    if !published.duplicate {
+        metrics::counter!(pdfmill_core::instruments::JOBS_SUBMITTED, "source" => "http")
+            .increment(1);
+    }
     let status = ctx
         .jobs
         .update(&job_id, |s| {

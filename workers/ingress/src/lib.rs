@@ -128,8 +128,10 @@ pub fn router(state: Ingress) -> Router {
         .merge(open)
         .merge(pages)
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", document))
+        .route("/metrics", axum::routing::get(trace::metrics_page))
         .fallback(|| async { ApiError::RouteNotFound })
         .with_state(state)
+        .layer(axum::middleware::from_fn(trace::record_metrics))
         .layer(trace::layer())
 }
 

@@ -61,3 +61,45 @@ fn on_response(response: &Response<axum::body::Body>, latency: Duration, span: &
     span.record("http.response.status_code", response.status().as_u16());
     tracing::debug!(parent: span, status = response.status().as_u16(), ?latency, "answered");
 }
+
+/// Counts every request by method, route template and status, and times it
+/// (`pdfmill_http_requests_total`, `pdfmill_http_request_duration_seconds`).
+pub(crate) async fn record_metrics(
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_string();
+    let method = request.method().as_str().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(pdfmill_core::instruments::HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!(pdfmill_core::instruments::HTTP_REQUEST_DURATION, "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`: the process's Prometheus metrics (404 when metrics are not installed).
+pub(crate) async fn metrics_page() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match pdfmill_core::instruments::handle() {
+        Some(handle) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4",
+            )],
+            handle.render(),
+        )
+            .into_response(),
+        None => (
+            axum::http::StatusCode::NOT_FOUND,
+            "metrics are not enabled in this process\n",
+        )
+            .into_response(),
+    }
+}
