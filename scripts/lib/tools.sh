@@ -25,9 +25,22 @@ need_apt() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
 }
 
+# need_apt_package PACKAGE: installs PACKAGE with apt-get (for packages without a command).
+need_apt_package() {
+  dpkg -s "$1" >/dev/null 2>&1 && return 0
+  [ "$(id -u)" -eq 0 ] || { echo "pdfmill: install the Debian package '$1' (needs root)" >&2; return 1; }
+  [ -n "${PDFMILL_APT_UPDATED:-}" ] || { apt-get update -qq; PDFMILL_APT_UPDATED=1; }
+  say "installing $1"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+}
+
 # need_pip SPEC...: installs Python packages into .tools/venv unless already there.
 need_pip() {
-  [ -x "$VENV/bin/python" ] || { say "creating $VENV"; python3 -m venv "$VENV"; }
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv --help >/dev/null 2>&1 || need_apt_package python3-venv
+    say "creating $VENV"
+    python3 -m venv "$VENV"
+  fi
   local missing=()
   for spec in "$@"; do
     "$VENV/bin/python" -m pip show -q "${spec%%[=<>]*}" >/dev/null 2>&1 || missing+=("$spec")
