@@ -28,7 +28,7 @@ use pdfmill_schemas::{
     },
 };
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{Instrument, info, info_span};
 
 /// Where the PDF of `job_id` is stored.
 pub fn pdf_key(job_id: &str) -> String {
@@ -84,9 +84,18 @@ impl Handler for Converter {
         let label = match &outcome {
             Outcome::Done => "success",
             Outcome::Retry { .. } => "retry",
-            Outcome::Reject { class: ErrorClass::Corrupt, .. } => "corrupt",
-            Outcome::Reject { class: ErrorClass::Unsupported, .. } => "unsupported",
-            Outcome::Reject { class: ErrorClass::TooLarge, .. } => "too_large",
+            Outcome::Reject {
+                class: ErrorClass::Corrupt,
+                ..
+            } => "corrupt",
+            Outcome::Reject {
+                class: ErrorClass::Unsupported,
+                ..
+            } => "unsupported",
+            Outcome::Reject {
+                class: ErrorClass::TooLarge,
+                ..
+            } => "too_large",
             Outcome::Reject { .. } => "invalid_request",
         };
         metrics::counter!(instruments::CONVERSIONS, "outcome" => label).increment(1);
@@ -104,7 +113,7 @@ impl Handler for Converter {
 }
 
 impl Converter {
-    #[tracing::instrument(name = "convert", skip_all, fields(job.id = %request.job_id, images = request.images.len()))]
+    #[tracing::instrument(name = "convert", skip_all, fields(job.id = %request.job_id, images = request.images.len(), input_bytes = tracing::field::Empty, pages = tracing::field::Empty, pdf.size_bytes = tracing::field::Empty))]
     async fn convert(
         &self,
         request: &ConvertRequest,
@@ -133,11 +142,22 @@ impl Converter {
         let started = Instant::now();
         let mut images = Vec::with_capacity(request.images.len());
         let mut input_bytes = 0;
-        for image in &request.images {
-            let bytes = self.ctx.store.get(&image.key).await?;
-            input_bytes += bytes.len() as u64;
-            images.push(bytes.to_vec());
+        async {
+            for image in &request.images {
+                let bytes = self.ctx.store.get(&image.key).await?;
+                input_bytes += bytes.len() as u64;
+                images.push(bytes.to_vec());
+            }
+            tracing::Span::current().record("input_bytes", input_bytes);
+            Ok::<_, pdfmill_core::Error>(())
         }
+        .instrument(info_span!(
+            "fetch",
+            images = request.images.len(),
+            input_bytes = tracing::field::Empty
+        ))
+        .await?;
+        tracing::Span::current().record("input_bytes", input_bytes);
         let options = options(request);
         let converted = tokio::task::spawn_blocking(move || {
             let mut pdf = Vec::new();
@@ -166,7 +186,14 @@ impl Converter {
         };
         let key = pdf_key(job_id);
         let size = pdf.len() as u64;
-        self.ctx.store.put(&key, pdf.into()).await?;
+        let span = tracing::Span::current();
+        span.record("pages", pages);
+        span.record("pdf.size_bytes", size);
+        self.ctx
+            .store
+            .put(&key, pdf.into())
+            .instrument(info_span!("store", pdf.key = %key, pdf.size_bytes = size))
+            .await?;
         let duration = started.elapsed();
         info!(pages, size, ?duration, "converted");
         metrics::histogram!(instruments::CONVERSION_DURATION).record(duration.as_secs_f64());

@@ -89,11 +89,25 @@ impl Transport {
     ///
     /// Returns once the relay has accepted the message (`250`), or once the file is
     /// renamed into place; only then has the email left our hands.
+    ///
+    /// Runs in a client span, `smtp.send`, whose `email.transport` is `smtp` or `outbox`.
+    #[tracing::instrument(name = "smtp.send", skip_all, fields(
+        otel.kind = "client",
+        email.transport = match self { Transport::Smtp(_) => "smtp", Transport::Outbox(_) => "outbox" },
+        otel.status_code = tracing::field::Empty,
+        otel.status_message = tracing::field::Empty,
+    ))]
     pub async fn send(&self, message: &Message, email_id: &str) -> Result<(), EmailError> {
-        match self {
+        let sent = match self {
             Transport::Smtp(relay) => relay.send(message).await,
             Transport::Outbox(outbox) => outbox.write(message, email_id).await.map(drop),
+        };
+        if let Err(error) = &sent {
+            let span = tracing::Span::current();
+            span.record("otel.status_code", "ERROR");
+            span.record("otel.status_message", error.to_string());
         }
+        sent
     }
 }
 
