@@ -662,6 +662,10 @@ fn render_tree(spans: &[CapturedSpan]) -> String {
         "email.id",
         "template",
         "images",
+        "input_bytes",
+        "pages",
+        "pdf.size_bytes",
+        "email.transport",
     ];
     fn walk(spans: &[CapturedSpan], parent: &str, depth: usize, out: &mut String, shown: &[&str]) {
         let mut children: Vec<&CapturedSpan> = spans
@@ -798,6 +802,16 @@ fn one_trace_per_job_crosses_both_nats_hops() {
     assert_eq!(convert.service, "pdfmill-convert");
     assert_eq!(convert.attr("job.id"), Some(a.as_str()));
     assert!(descends_from(&job, convert, process_request));
+    assert_eq!(convert.attr("pages"), Some("1"));
+    assert!(convert.attr("input_bytes").is_some_and(|b| b != "0"));
+    assert!(convert.attr("pdf.size_bytes").is_some_and(|b| b != "0"));
+    // Inside it: fetching the images from the store, storing the PDF.
+    let fetch = one(&job, "fetch span", |s| s.name == "fetch");
+    assert_eq!(fetch.parent_span_id, convert.span_id);
+    assert_eq!(fetch.attr("input_bytes"), convert.attr("input_bytes"));
+    let store = one(&job, "store span", |s| s.name == "store");
+    assert_eq!(store.parent_span_id, convert.span_id);
+    assert_eq!(store.attr("pdf.size_bytes"), convert.attr("pdf.size_bytes"));
 
     // The convert worker publishes the event and the email request inside its span.
     let converted = one(&job, "publish of image.converted.v1", |s| {
@@ -839,6 +853,11 @@ fn one_trace_per_job_crosses_both_nats_hops() {
     assert_eq!(email.parent_span_id, process_email.span_id);
     assert_eq!(email.attr("job.id"), Some(a.as_str()));
     assert_eq!(email.attr("template"), Some("conversion_completed"));
+    let smtp = one(&job, "smtp.send span", |s| s.name == "smtp.send");
+    assert_eq!(smtp.service, "pdfmill-email");
+    assert_eq!(smtp.kind_name(), "client");
+    assert_eq!(smtp.parent_span_id, email.span_id);
+    assert_eq!(smtp.attr("email.transport"), Some("smtp"));
     let sent = one(&job, "publish of email.sent.v1", |s| {
         s.name == "publish" && s.attr("messaging.destination.name") == Some(subjects::EMAIL_SENT)
     });
