@@ -165,7 +165,8 @@ impl Mailer {
             let message = build_message(&self.from, request, &rendered)?;
             let started = std::time::Instant::now();
             self.transport.send(&message, &request.email_id).await?;
-            metrics::histogram!(instruments::SMTP_SEND_DURATION).record(started.elapsed().as_secs_f64());
+            metrics::histogram!(instruments::SMTP_SEND_DURATION)
+                .record(started.elapsed().as_secs_f64());
             self.ledger
                 .put(&key, SENT.into())
                 .await
@@ -204,7 +205,9 @@ impl Mailer {
                     }
                 })
                 .await?;
-            if let Some(latency) = instruments::seconds_since(status.submitted_at.as_ref()).filter(|_| now_emailed) {
+            if let Some(latency) =
+                instruments::seconds_since(status.submitted_at.as_ref()).filter(|_| now_emailed)
+            {
                 metrics::histogram!(instruments::JOB_LATENCY, "stage" => "emailed").record(latency);
             }
         }

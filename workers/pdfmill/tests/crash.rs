@@ -5,32 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use pdfmill_schemas::{streams, v1::JobState};
-use support::TestSystem;
-
-/// A large RGBA image of noise: slow enough to convert (decode, split, re-compress) that the
-/// worker can be killed in the middle.
-fn slow_image() -> Vec<u8> {
-    let (width, height) = (2400u32, 2400u32);
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let pixels: Vec<u8> = (0..width * height * 4)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    let mut file = Vec::new();
-    let mut encoder = png::Encoder::new(&mut file, width, height);
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_compression(png::Compression::Fastest);
-    encoder
-        .write_header()
-        .unwrap()
-        .write_image_data(&pixels)
-        .unwrap();
-    file
-}
+use support::{TestSystem, noise_png};
 
 #[tokio::test]
 async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() {
@@ -38,7 +13,7 @@ async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() {
     let mut email = system.spawn_worker_process("email");
     let mut first = system.spawn_worker_process("convert");
     system
-        .submit("crash", &[slow_image()], Some("erin@example.com"))
+        .submit("crash", &[noise_png(2400, 2400)], Some("erin@example.com"))
         .await;
 
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::{root, suite};
+use support::{noise_png, root, suite};
 
 struct Up {
     child: Child,
@@ -123,36 +123,12 @@ fn curl(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// A large RGBA image of noise, slow enough to convert that a second job waits behind it.
-fn slow_png(path: &Path) {
-    let (width, height) = (2000u32, 2000u32);
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let pixels: Vec<u8> = (0..width * height * 4)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    let mut file = Vec::new();
-    let mut encoder = png::Encoder::new(&mut file, width, height);
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_compression(png::Compression::Fastest);
-    encoder
-        .write_header()
-        .unwrap()
-        .write_image_data(&pixels)
-        .unwrap();
-    std::fs::write(path, file).unwrap();
-}
-
 #[test]
 fn up_serves_a_job_stops_on_sigint_and_restarts_with_its_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("var");
     let slow = dir.path().join("slow.png");
-    slow_png(&slow);
+    std::fs::write(&slow, noise_png(2000, 2000)).unwrap();
 
     let up = Up::start(&data);
     let first = up.submit(&suite("basn2c08.png"), "hana@example.com");

@@ -31,6 +31,30 @@ pub fn suite(name: &str) -> PathBuf {
     root().join("../shared/testdata/pngsuite").join(name)
 }
 
+/// A `width`×`height` RGBA PNG of noise: slow to convert (decode, split, re-compress), for
+/// tests that need a job still in progress.
+pub fn noise_png(width: u32, height: u32) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let pixels: Vec<u8> = (0..width * height * 4)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let mut file = Vec::new();
+    let mut encoder = png::Encoder::new(&mut file, width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_compression(png::Compression::Fastest);
+    encoder
+        .write_header()
+        .unwrap()
+        .write_image_data(&pixels)
+        .unwrap();
+    file
+}
+
 /// A running system and typed helpers to drive it.
 pub struct TestSystem {
     pub nats: NatsServer,
