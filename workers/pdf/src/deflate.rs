@@ -15,11 +15,23 @@ use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Method, Strategy, compress_b
 /// another raw deflate stream can follow it directly.
 pub(crate) fn deflate(data: &[u8], last: bool) -> Vec<u8> {
     // Level 1 with negative window bits: raw deflate, no zlib header; run-length matching.
-    let config = DeflateConfig { level: 1, method: Method::Deflated, window_bits: -15, mem_level: 8, strategy: Strategy::Rle };
+    let config = DeflateConfig {
+        level: 1,
+        method: Method::Deflated,
+        window_bits: -15,
+        mem_level: 8,
+        strategy: Strategy::Rle,
+    };
     let mut compressor = Deflate::new_with_config(config);
-    let flush = if last { DeflateFlush::Finish } else { DeflateFlush::SyncFlush };
+    let flush = if last {
+        DeflateFlush::Finish
+    } else {
+        DeflateFlush::SyncFlush
+    };
     let mut out = vec![0; compress_bound(data.len()) + 16];
-    compressor.compress(data, &mut out, flush).expect("deflating into a large enough buffer cannot fail");
+    compressor
+        .compress(data, &mut out, flush)
+        .expect("deflating into a large enough buffer cannot fail");
     out.truncate(compressor.total_out() as usize);
     out
 }
