@@ -378,7 +378,7 @@ pub(crate) async fn status(
     tag = "conversions",
     params(("id" = String, Path, description = "The job id")),
     responses(
-        (status = 200, description = "A stream of `status` events", content_type = "text/event-stream", body = ConversionStatus),
+        (status = 200, description = "Server-sent events: each is `event: status` with `data:` a `ConversionStatus` as JSON; the stream ends with the job", content_type = "text/event-stream", body = String),
         (status = 401, description = "Missing or unknown API key", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 503, description = "NATS is unavailable", body = ErrorBody),

@@ -50,8 +50,7 @@ pub const CONSUMERS: [(&str, &str); 2] = [
 pub fn ingress_settings(
     settings: &Settings,
     outbox_dir: Option<std::path::PathBuf>,
-    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-) -> anyhow::Result<pdfmill_ingress::IngressSettings> {
+) -> pdfmill_ingress::IngressSettings {
     let api_keys = settings
         .api_keys
         .as_ref()
@@ -64,8 +63,7 @@ pub fn ingress_settings(
                 .collect()
         })
         .unwrap_or_default();
-    let _ = metrics;
-    Ok(pdfmill_ingress::IngressSettings {
+    pdfmill_ingress::IngressSettings {
         listen: settings.http_addr,
         limits: pdfmill_ingress::Limits {
             max_upload_bytes: settings.max_upload_bytes,
@@ -73,13 +71,13 @@ pub fn ingress_settings(
         },
         api_keys,
         outbox_dir,
-    })
+    }
 }
 
 /// `pdfmill ingress`: the HTTP API alone, until a signal.
 pub async fn ingress(settings: Settings, log_format: telemetry::LogFormat) -> anyhow::Result<()> {
     let _telemetry = telemetry::init("pdfmill-ingress", log_format);
-    let metrics = pdfmill_core::instruments::install(None)?;
+    pdfmill_core::instruments::install(None)?;
     let ctx = Context::connect(settings.clone(), "pdfmill-ingress").await?;
     let shutdown = shutdown_on_signal();
     tokio::spawn(pdfmill_core::instruments::watch_consumers(
@@ -88,12 +86,7 @@ pub async fn ingress(settings: Settings, log_format: telemetry::LogFormat) -> an
         Duration::from_secs(5),
         shutdown.clone(),
     ));
-    pdfmill_ingress::run(
-        ctx,
-        ingress_settings(&settings, None, Some(metrics))?,
-        shutdown,
-    )
-    .await?;
+    pdfmill_ingress::run(ctx, ingress_settings(&settings, None), shutdown).await?;
     Ok(())
 }
 

@@ -52,7 +52,7 @@ pub async fn up(
         settings.public_url = format!("http://{http}");
     }
 
-    let metrics = pdfmill_core::instruments::install(None)?;
+    pdfmill_core::instruments::install(None)?;
     let ctx = Context::connect(settings.clone(), "pdfmill-up").await?;
     let shutdown = service::shutdown_on_signal();
     let workers = CancellationToken::new();
@@ -64,7 +64,7 @@ pub async fn up(
         Duration::from_secs(5),
         workers.clone(),
     ));
-    let ingress_settings = service::ingress_settings(&settings, outbox.clone(), Some(metrics))?;
+    let ingress_settings = service::ingress_settings(&settings, outbox.clone());
     let ingress = tokio::spawn(pdfmill_ingress::run(
         ctx.clone(),
         ingress_settings,
