@@ -77,6 +77,17 @@ impl From<JobState> for State_ {
 }
 
 /// A job's status.
+/// One server-sent event of `GET /v1/conversions/{id}/events`, as the OpenAPI document
+/// describes it (the handler writes the same two fields with axum's `Event`).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatusEvent {
+    /// Always `status`.
+    event: String,
+    /// A [`ConversionStatus`] as JSON.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ConversionStatus {
     /// The job id.
@@ -378,7 +389,7 @@ pub(crate) async fn status(
     tag = "conversions",
     params(("id" = String, Path, description = "The job id")),
     responses(
-        (status = 200, description = "Server-sent events: each is `event: status` with `data:` a `ConversionStatus` as JSON; the stream ends with the job", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-sent events: each is `event: status` with `data:` a `ConversionStatus` as JSON; the stream ends with the job", content_type = "text/event-stream", body = StatusEvent),
         (status = 401, description = "Missing or unknown API key", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 503, description = "NATS is unavailable", body = ErrorBody),
