@@ -78,6 +78,14 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes an object; deleting one that does not exist is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), Error> {
+        match self.inner.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Whether an object exists.
     pub async fn exists(&self, key: &str) -> Result<bool, Error> {
         match self.inner.head(&Path::from(key)).await {

@@ -246,10 +246,22 @@ pub(crate) async fn create(
         submitted_at: Some(pdfmill_schemas::timestamp_now()),
         ..ConvertRequest::default()
     };
-    let published = ctx
+    let published = match ctx
         .publisher
         .publish(subjects::IMAGE_CONVERT, &job_id, &request)
-        .await?;
+        .await
+    {
+        Ok(published) => published,
+        Err(error) => {
+            // Nothing was queued: take the uploads back, so nothing is half-written.
+            for image in &request.images {
+                if let Err(cleanup) = ctx.store.delete(&image.key).await {
+                    tracing::warn!(%cleanup, key = %image.key, "could not remove an upload");
+                }
+            }
+            return Err(error.into());
+        }
+    };
     if !published.duplicate {
         metrics::counter!(pdfmill_core::instruments::JOBS_SUBMITTED, "source" => "http")
             .increment(1);

@@ -286,6 +286,11 @@ async fn when_nats_cannot_take_the_request_it_is_503_and_nothing_is_recorded() {
         error_of(app.submit(&[("a.png", png(2, 2))], &[], Some("k-1")).await).await;
     assert_eq!((status, code.as_str()), (503, "unavailable"), "{message}");
     assert_eq!(app.ctx.jobs.store().keys().await.unwrap().count().await, 0);
+    assert_eq!(
+        app.ctx.store.count("uploads").await.unwrap(),
+        0,
+        "the uploads were taken back"
+    );
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(error_of(ready).await.0, 503);
 
