@@ -8,7 +8,7 @@
 //! - [`Publisher`]: publishing with dedup ids, content type and trace context;
 //! - [`consume`]: the one consumer loop — decode, hand over, ack / nak / dead-letter;
 //! - [`Store`]: the object store that holds images and PDFs;
-//! - [`Jobs`]: job status in the `jobs` KV bucket;
+//! - [`Jobs`]: job status in the `jobs` KV bucket; [`Context::submit`]: queueing a job;
 //! - [`telemetry`]: logs and traces; [`instruments`]: Prometheus metrics.
 //!
 //! [`Context`] bundles the connections a service's `run(ctx, shutdown)` needs.
@@ -23,6 +23,7 @@ pub mod instruments;
 mod jobs;
 mod publish;
 mod store;
+mod submit;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -37,6 +38,7 @@ pub use error::Error;
 pub use jobs::Jobs;
 pub use publish::{Published, Publisher, extract_trace_context, inject_trace_context};
 pub use store::Store;
+pub use submit::Upload;
 
 /// Everything a service needs, connected.
 #[derive(Clone)]

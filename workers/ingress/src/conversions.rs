@@ -18,10 +18,7 @@ use axum::{
     },
 };
 use futures::{Stream, StreamExt};
-use pdfmill_schemas::{
-    subjects,
-    v1::{ConvertRequest, ImageRef, JobState, JobStatus},
-};
+use pdfmill_schemas::v1::{ConvertRequest, JobState, JobStatus};
 use prost::Message;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -228,58 +225,29 @@ pub(crate) async fn create(
     }
 
     let upload = upload::read(request, query, state.settings().limits).await?;
-    let mut images = Vec::with_capacity(upload.images.len());
-    for (index, image) in upload.images.into_iter().enumerate() {
-        let key = format!("uploads/{job_id}/{index:03}-{}", image.name);
-        images.push(ImageRef {
-            key: key.clone(),
+    let image_count = upload.images.len();
+    let uploads = upload
+        .images
+        .into_iter()
+        .map(|image| pdfmill_core::Upload {
+            name: image.name,
+            bytes: image.bytes,
             content_type: image.content_type.to_string(),
-            size_bytes: image.bytes.len() as u64,
-        });
-        ctx.store.put(&key, image.bytes).await?;
-    }
+        })
+        .collect();
     let request = ConvertRequest {
         job_id: job_id.clone(),
-        images,
         notify_email: upload.email.unwrap_or_default(),
         page: Some(upload.page),
-        submitted_at: Some(pdfmill_schemas::timestamp_now()),
         ..ConvertRequest::default()
     };
-    let published = match ctx
-        .publisher
-        .publish(subjects::IMAGE_CONVERT, &job_id, &request)
-        .await
-    {
-        Ok(published) => published,
-        Err(error) => {
-            // Nothing was queued: take the uploads back, so nothing is half-written.
-            for image in &request.images {
-                if let Err(cleanup) = ctx.store.delete(&image.key).await {
-                    tracing::warn!(%cleanup, key = %image.key, "could not remove an upload");
-                }
-            }
-            return Err(error.into());
-        }
-    };
+    let (status, published) = ctx.submit(request, uploads).await?;
     if !published.duplicate {
         metrics::counter!(pdfmill_core::instruments::JOBS_SUBMITTED, "source" => "http")
             .increment(1);
     }
-    let status = ctx
-        .jobs
-        .update(&job_id, |s| {
-            if s.state() == JobState::Unspecified {
-                s.set_state(JobState::Queued);
-                s.updated_at = request.submitted_at;
-            }
-            s.submitted_at = s.submitted_at.or(request.submitted_at);
-            s.image_count = request.images.len() as u32;
-            s.notify_email = request.notify_email.clone();
-        })
-        .await?;
     tracing::info!(
-        images = request.images.len(),
+        images = image_count,
         duplicate = published.duplicate,
         "queued"
     );

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pdfmill_core::{Context, Settings, telemetry};
 use pdfmill_schemas::{
     headers, streams, subjects,
-    v1::{ConvertRequest, Fit, ImageRef, JobState, JobStatus, PageOptions},
+    v1::{ConvertRequest, Fit, JobState, JobStatus, PageOptions},
 };
 use prost::Message;
 use tokio_util::sync::CancellationToken;
@@ -127,8 +127,8 @@ pub async fn submit(args: SubmitArgs, settings: Settings) -> anyhow::Result<()> 
         .job_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let mut images = Vec::new();
-    for (index, path) in args.images.iter().enumerate() {
+    let mut uploads = Vec::with_capacity(args.images.len());
+    for path in &args.images {
         let bytes = tokio::fs::read(path)
             .await
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -136,17 +136,14 @@ pub async fn submit(args: SubmitArgs, settings: Settings) -> anyhow::Result<()> 
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let key = format!("uploads/{job_id}/{index:03}-{}", sanitise(&name));
-        images.push(ImageRef {
-            key: key.clone(),
+        uploads.push(pdfmill_core::Upload {
+            name: sanitise(&name),
+            bytes: bytes.into(),
             content_type: String::new(),
-            size_bytes: bytes.len() as u64,
         });
-        ctx.store.put(&key, bytes.into()).await?;
     }
     let request = ConvertRequest {
         job_id: job_id.clone(),
-        images,
         notify_email: args.email.clone().unwrap_or_default(),
         page: Some(PageOptions {
             page_size: args.page_size.clone(),
@@ -160,25 +157,9 @@ pub async fn submit(args: SubmitArgs, settings: Settings) -> anyhow::Result<()> 
             dpi: args.dpi.unwrap_or(0),
             title: args.title.clone().unwrap_or_default(),
         }),
-        submitted_at: Some(pdfmill_schemas::timestamp_now()),
         ..ConvertRequest::default()
     };
-    let submitted_at = request.submitted_at;
-    ctx.jobs
-        .update(&job_id, |s| {
-            if s.state() == JobState::Unspecified {
-                s.set_state(JobState::Queued);
-                s.submitted_at = submitted_at;
-                s.updated_at = submitted_at;
-                s.image_count = request.images.len() as u32;
-                s.notify_email = request.notify_email.clone();
-            }
-        })
-        .await?;
-    let published = ctx
-        .publisher
-        .publish(subjects::IMAGE_CONVERT, &job_id, &request)
-        .await?;
+    let (_, published) = ctx.submit(request, uploads).await?;
     if published.duplicate {
         eprintln!("pdfmill: job {job_id} was already submitted; the server kept the first request");
     }
