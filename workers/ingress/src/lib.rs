@@ -36,6 +36,7 @@ mod conversions;
 mod emails;
 mod error;
 mod health;
+mod linger;
 mod mailbox;
 mod openapi;
 mod settings;
@@ -113,7 +114,8 @@ pub fn router(state: Ingress) -> Router {
             state.clone(),
             auth::require_api_key,
         ))
-        .layer(axum::extract::DefaultBodyLimit::max(limit));
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(linger::linger));
     let mut pages = web::routes();
     if state.settings().outbox_dir.is_some() {
         pages = pages.merge(
