@@ -7,13 +7,17 @@
 //! and the client sees "broken pipe" or "connection reset" instead of the error that says
 //! what to do. Servers such as nginx linger: they read and discard for a while first. This
 //! layer does the same, bounded in bytes and time so that a client cannot hold a connection
-//! with it; past the bounds, the answer says `Connection: close` and the client may still
-//! see a reset. A client that sent `Expect: 100-continue` has not sent its body yet; hyper
-//! answers it without `100 Continue` and it never sends the body, so nothing is read for it.
+//! with it (a body that declares more than the bound is not read at all); past the bounds, the
+//! answer says `Connection: close` and the client may still see a reset. A client that sent
+//! `Expect: 100-continue` sends nothing until the handler first reads the body; when it never
+//! did, hyper answers without `100 Continue` and there is nothing to discard.
 
 use std::{
     pin::Pin,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -36,27 +40,21 @@ const LINGER_TIME: Duration = Duration::from_secs(10);
 
 /// Runs the request, then reads what its handler left of the body (see the module docs).
 pub(crate) async fn linger(request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    let expects_continue = headers
+    let waits_for_continue = request
+        .headers()
         .get(header::EXPECT)
         .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-    if expects_continue || declared.is_some_and(|length| length > LINGER_BYTES) {
-        let mut response = next.run(request).await;
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return response;
-    }
     let (parts, body) = request.into_parts();
-    let body = Arc::new(Mutex::new(body));
+    let held = Arc::new(Held {
+        body: Mutex::new(body),
+        polled: AtomicBool::new(false),
+    });
     let mut response = next
-        .run(Request::from_parts(parts, Body::new(Shared(body.clone()))))
+        .run(Request::from_parts(parts, Body::new(Shared(held.clone()))))
         .await;
-    let rest = std::mem::take(&mut *body.lock().unwrap_or_else(PoisonError::into_inner));
-    if !http_body::Body::is_end_stream(&rest) && !discard(rest).await {
+    let rest = std::mem::take(&mut *held.lock());
+    let client_is_sending = !waits_for_continue || held.polled.load(Ordering::Relaxed);
+    if client_is_sending && !http_body::Body::is_end_stream(&rest) && !discard(rest).await {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -66,6 +64,9 @@ pub(crate) async fn linger(request: Request, next: Next) -> Response {
 
 /// Reads `body` to its end within the bounds; false when it did not end within them.
 async fn discard(body: Body) -> bool {
+    if http_body::Body::size_hint(&body).lower() > LINGER_BYTES {
+        return false;
+    }
     let mut data = body.into_data_stream();
     let mut left = LINGER_BYTES;
     let read_to_end = async {
@@ -82,8 +83,21 @@ async fn discard(body: Body) -> bool {
         .unwrap_or(false)
 }
 
+/// The body, and whether the handler ever asked for it (which is when hyper sends a waiting
+/// client its `100 Continue`).
+struct Held {
+    body: Mutex<Body>,
+    polled: AtomicBool,
+}
+
+impl Held {
+    fn lock(&self) -> MutexGuard<'_, Body> {
+        self.body.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The request body as the handler sees it, while this layer keeps a hold on what is left.
-struct Shared(Arc<Mutex<Body>>);
+struct Shared(Arc<Held>);
 
 impl http_body::Body for Shared {
     type Data = Bytes;
@@ -93,21 +107,15 @@ impl http_body::Body for Shared {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let mut body = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        Pin::new(&mut *body).poll_frame(cx)
+        self.0.polled.store(true, Ordering::Relaxed);
+        Pin::new(&mut *self.0.lock()).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_end_stream()
+        self.0.lock().is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .size_hint()
+        self.0.lock().size_hint()
     }
 }

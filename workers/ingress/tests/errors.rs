@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use pdfmill_core::Secret;
 use pdfmill_ingress::{IngressSettings, Limits};
@@ -50,6 +51,24 @@ async fn too_large_uploads_are_413() {
             .unwrap();
         assert_eq!(error_of(raw).await.1, "too_large");
     }
+
+    // A client that waits for `100 Continue` is answered before it sends a byte of the body.
+    let mut socket = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/conversions HTTP/1.1\r\nhost: pdfmill\r\ncontent-type: image/png\r\n\
+         content-length: {}\r\nexpect: 100-continue\r\n\r\n",
+        big.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut answer))
+        .await
+        .expect("an answer without the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 
     let three = [
         ("a.png", png(2, 2)),
