@@ -6,22 +6,24 @@
 //! - **Filter**: each row gets the PNG filter (ISO/IEC 15948, 9.2) whose residuals have the
 //!   smallest sum of absolute signed values, libpng's heuristic. The five candidates are
 //!   computed with branch-free loops the compiler vectorises.
-//! - **Deflate**: the `deflate` module's encoder, Huffman codes fitted to each block plus runs
-//!   (matches at distance 1); see there for why that suits filtered photos.
+//! - **Deflate**: zlib-rs's run-length strategy, Huffman codes fitted to each block plus runs
+//!   (matches at distance 1); see [`BandRef::compress`] for why that suits filtered photos.
 //! - **Bands**: a large plane is cut into bands of rows, each filtered and deflated on its own
-//!   thread (`std::thread::scope`; the call still returns only when all are done). A band ends
+//!   thread (`std::thread::scope`; a call still returns only when all are done). A band ends
 //!   with a sync flush, so the raw deflate streams concatenate into one, and with matches at
-//!   distance 1 only nothing is lost at the seams; the bands' Adler-32s combine into the zlib
-//!   trailer. Small planes stay on the calling thread.
+//!   distance 1 only, little is lost at the seams; the bands' Adler-32s combine into the zlib
+//!   trailer. Small planes stay on the calling thread. When rows come from a decoder one at a
+//!   time ([`compress_while_filling`]), a band is compressed as soon as its last row is in,
+//!   while the decoder goes on with the next: decoding and compressing overlap, and the
+//!   decoded image is never interleaved in memory whole.
 
-use std::{num::NonZeroUsize, ops::Range, thread};
+use std::{num::NonZeroUsize, thread};
 
-use crate::deflate;
+use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Method, Strategy, compress_bound};
 
-/// Packed rows of samples, as PNG stores them after unfiltering.
+/// The layout of one plane's rows.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Rows<'a> {
-    pub samples: &'a [u8],
+pub(crate) struct Shape {
     /// Bytes per row (width × bits per pixel, rounded up to whole bytes).
     pub row_bytes: usize,
     /// Bytes per complete pixel, at least 1: the distance the Sub, Average and Paeth filters
@@ -29,8 +31,19 @@ pub(crate) struct Rows<'a> {
     pub filter_distance: usize,
 }
 
+/// Packed rows of samples, as PNG stores them after unfiltering.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    pub samples: &'a [u8],
+    pub shape: Shape,
+}
+
 /// Below this many sample bytes a band is not worth a thread.
-const MIN_BAND_BYTES: usize = 512 * 1024;
+const MIN_BAND_BYTES: usize = 256 * 1024;
+
+/// Bands per thread when rows arrive one by one: more bands start compressing sooner and
+/// leave less to do after the last row, at the cost of one more sync flush each.
+const BANDS_PER_THREAD: usize = 4;
 
 /// The most threads one call uses, whatever the machine has.
 const MAX_THREADS: usize = 8;
@@ -39,62 +52,187 @@ const MAX_THREADS: usize = 8;
 /// (RFC 1950, 2.2); `0x7801 % 31 == 0` as FCHECK requires.
 const ZLIB_HEADER: [u8; 2] = [0x78, 0x01];
 
+fn threads() -> usize {
+    thread::available_parallelism()
+        .map_or(1, NonZeroUsize::get)
+        .min(MAX_THREADS)
+}
+
 /// Filters and deflates each plane; returns one zlib stream per plane, in order.
 pub(crate) fn compress(planes: &[Rows<'_>]) -> Vec<Vec<u8>> {
-    let threads = thread::available_parallelism()
-        .map_or(1, NonZeroUsize::get)
-        .min(MAX_THREADS);
-    compress_on(planes, threads)
+    compress_on(planes, threads())
 }
 
 fn compress_on(planes: &[Rows<'_>], threads: usize) -> Vec<Vec<u8>> {
-    let bands: Vec<(usize, Range<usize>, bool)> = planes
+    let bands: Vec<(usize, BandRef<'_>)> = planes
         .iter()
         .enumerate()
         .flat_map(|(plane, rows)| {
-            let height = rows.samples.len() / rows.row_bytes.max(1);
             let count = (rows.samples.len() / MIN_BAND_BYTES).clamp(1, threads);
-            let per_band = height.div_ceil(count).max(1);
-            (0..height.div_ceil(per_band).max(1)).map(move |band| {
-                let start = band * per_band;
-                let end = (start + per_band).min(height);
-                (plane, start..end, end == height)
-            })
+            let height = rows.samples.len() / rows.shape.row_bytes.max(1);
+            split_into_bands(rows, height.div_ceil(count)).map(move |band| (plane, band))
         })
         .collect();
-
-    let run = |(plane, rows, last): &(usize, Range<usize>, bool)| {
-        compress_band(&planes[*plane], rows.clone(), *last)
-    };
     let results: Vec<Band> = if bands.len() == 1 {
-        vec![run(&bands[0])]
+        vec![bands[0].1.compress()]
     } else {
         thread::scope(|scope| {
             let spawned: Vec<_> = bands[1..]
                 .iter()
-                .map(|band| scope.spawn(move || run(band)))
+                .map(|(_, band)| scope.spawn(move || band.compress()))
                 .collect();
-            let mut results = vec![run(&bands[0])];
-            results.extend(
-                spawned
-                    .into_iter()
-                    .map(|handle| handle.join().expect("a compression thread panicked")),
-            );
+            let mut results = vec![bands[0].1.compress()];
+            results.extend(spawned.into_iter().map(join));
             results
         })
     };
+    assemble(
+        planes.len(),
+        bands.iter().map(|(plane, _)| *plane).zip(results),
+    )
+}
 
-    let mut streams: Vec<Vec<u8>> = planes.iter().map(|_| ZLIB_HEADER.to_vec()).collect();
-    let mut checksums = vec![1u32; planes.len()];
-    for ((plane, _, _), band) in bands.iter().zip(results) {
-        streams[*plane].extend_from_slice(&band.deflated);
-        checksums[*plane] =
-            zlib_rs::adler32::adler32_combine(checksums[*plane], band.adler32, band.filtered_len);
+/// Planes whose rows are produced one at a time, by `fill`, and compressed band by band while
+/// the next rows are produced: each finished band goes to a thread of its own. `fill` writes
+/// the next row of every plane into the slices it is given (one per shape, in order).
+///
+/// Returns each plane's samples and its zlib stream, or the first error `fill` returned.
+pub(crate) fn compress_while_filling<E>(
+    shapes: &[Shape],
+    height: usize,
+    mut fill: impl FnMut(&mut [&mut [u8]]) -> Result<(), E>,
+) -> Result<Vec<Compressed>, E> {
+    let image_bytes: usize = shapes.iter().map(|shape| shape.row_bytes * height).sum();
+    let row_bytes: usize = shapes.iter().map(|shape| shape.row_bytes).sum();
+    let threads = threads();
+    let band_rows = if image_bytes < 2 * MIN_BAND_BYTES || threads == 1 {
+        height
+    } else {
+        height
+            .div_ceil(threads * BANDS_PER_THREAD)
+            .max(MIN_BAND_BYTES / row_bytes.max(1))
+    }
+    .max(1);
+    let mut planes: Vec<Vec<u8>> = shapes
+        .iter()
+        .map(|shape| vec![0; shape.row_bytes * height])
+        .collect();
+    let bands = thread::scope(|scope| {
+        let mut unfilled: Vec<_> = planes
+            .iter_mut()
+            .zip(shapes)
+            .map(|(plane, shape)| plane.chunks_mut(shape.row_bytes * band_rows))
+            .collect();
+        let mut previous: Vec<Option<&[u8]>> = vec![None; shapes.len()];
+        let mut spawned = Vec::new();
+        for first_row in (0..height).step_by(band_rows) {
+            let mut band: Vec<&mut [u8]> = unfilled
+                .iter_mut()
+                .map(|chunks| chunks.next().expect("a chunk per band"))
+                .collect();
+            for row in 0..band_rows.min(height - first_row) {
+                let mut rows: Vec<&mut [u8]> = band
+                    .iter_mut()
+                    .zip(shapes)
+                    .map(|(samples, shape)| {
+                        &mut samples[row * shape.row_bytes..(row + 1) * shape.row_bytes]
+                    })
+                    .collect();
+                fill(&mut rows)?;
+            }
+            let last = first_row + band_rows >= height;
+            let refs: Vec<BandRef<'_>> = band
+                .into_iter()
+                .zip(shapes)
+                .zip(&mut previous)
+                .map(|((samples, &shape), previous)| {
+                    let samples: &[u8] = samples;
+                    let band = BandRef {
+                        samples,
+                        previous: *previous,
+                        shape,
+                        last,
+                    };
+                    *previous = samples
+                        .len()
+                        .checked_sub(shape.row_bytes)
+                        .map(|i| &samples[i..]);
+                    band
+                })
+                .collect();
+            spawned.push(
+                scope.spawn(move || refs.iter().map(BandRef::compress).collect::<Vec<Band>>()),
+            );
+        }
+        Ok(spawned.into_iter().map(join).collect::<Vec<_>>())
+    })?;
+    let streams = assemble(
+        shapes.len(),
+        bands
+            .into_iter()
+            .flat_map(|per_plane| per_plane.into_iter().enumerate()),
+    );
+    Ok(planes
+        .into_iter()
+        .zip(streams)
+        .map(|(samples, stream)| Compressed { samples, stream })
+        .collect())
+}
+
+/// A plane filled by [`compress_while_filling`]: its samples and its zlib stream.
+pub(crate) struct Compressed {
+    pub samples: Vec<u8>,
+    pub stream: Vec<u8>,
+}
+
+fn join<T>(handle: thread::ScopedJoinHandle<'_, T>) -> T {
+    handle.join().expect("a compression thread panicked")
+}
+
+/// Cuts a plane into bands of `band_rows` rows.
+fn split_into_bands<'a>(
+    rows: &'a Rows<'a>,
+    band_rows: usize,
+) -> impl Iterator<Item = BandRef<'a>> + 'a {
+    let chunk = (rows.shape.row_bytes * band_rows.max(1)).max(1);
+    let count = rows.samples.len().div_ceil(chunk).max(1);
+    (0..count).map(move |band| {
+        let start = band * chunk;
+        let end = (start + chunk).min(rows.samples.len());
+        BandRef {
+            samples: &rows.samples[start..end],
+            previous: start
+                .checked_sub(rows.shape.row_bytes)
+                .map(|previous| &rows.samples[previous..start]),
+            shape: rows.shape,
+            last: band + 1 == count,
+        }
+    })
+}
+
+/// Joins the bands of each plane, given in order, into one zlib stream per plane.
+fn assemble(planes: usize, bands: impl Iterator<Item = (usize, Band)>) -> Vec<Vec<u8>> {
+    let mut streams: Vec<Vec<u8>> = (0..planes).map(|_| ZLIB_HEADER.to_vec()).collect();
+    let mut checksums = vec![1u32; planes];
+    for (plane, band) in bands {
+        streams[plane].extend_from_slice(&band.deflated);
+        checksums[plane] =
+            zlib_rs::adler32::adler32_combine(checksums[plane], band.adler32, band.filtered_len);
     }
     for (stream, checksum) in streams.iter_mut().zip(checksums) {
         stream.extend_from_slice(&checksum.to_be_bytes());
     }
     streams
+}
+
+/// Rows of one plane to compress on their own.
+struct BandRef<'a> {
+    samples: &'a [u8],
+    /// The row above the band's first, if any.
+    previous: Option<&'a [u8]>,
+    shape: Shape,
+    /// Whether the band ends the plane (the final deflate block) or not (a sync flush).
+    last: bool,
 }
 
 /// One band's raw deflate data, ending in a sync flush or, for the last band, the final block.
@@ -104,27 +242,62 @@ struct Band {
     filtered_len: u64,
 }
 
-fn compress_band(plane: &Rows<'_>, rows: Range<usize>, last: bool) -> Band {
-    let row_bytes = plane.row_bytes;
-    let mut filtered = Vec::with_capacity(rows.len() * (row_bytes + 1));
-    let zero_row = vec![0; row_bytes];
-    let mut scratch = vec![0; 5 * row_bytes];
-    for y in rows {
-        let current = &plane.samples[y * row_bytes..(y + 1) * row_bytes];
-        let previous = match y {
-            0 => &zero_row[..],
-            _ => &plane.samples[(y - 1) * row_bytes..y * row_bytes],
+impl BandRef<'_> {
+    /// Filters each row and feeds it to a deflate stream of the band's own, row by row, so the
+    /// filtered band is never held whole.
+    ///
+    /// The deflate is zlib-rs's run-length strategy. Why run-length: a photo's filtered rows
+    /// are residuals with sensor noise, which back-references hardly shorten; their size comes
+    /// from how well the Huffman code fits the residuals. Searching for matches is where zlib's
+    /// default levels spend their time; matching only runs of one byte value (distance 1) keeps
+    /// the dynamic Huffman blocks, catches flat areas and the long constant stretches of alpha
+    /// cut-outs, and skips the search. Measured on photo-like planes it is smaller than zlib
+    /// level 6 (what img2pdf writes) at a fraction of the time. Matches at distance 1 also
+    /// mean nothing is lost where bands meet.
+    fn compress(&self) -> Band {
+        let Shape {
+            row_bytes,
+            filter_distance,
+        } = self.shape;
+        let rows = self.samples.len() / row_bytes.max(1);
+        let filtered_len = rows * (row_bytes + 1);
+        // Level 1 with negative window bits: raw deflate, no zlib header.
+        let mut deflate = Deflate::new_with_config(DeflateConfig {
+            level: 1,
+            method: Method::Deflated,
+            window_bits: -15,
+            mem_level: 8,
+            strategy: Strategy::Rle,
+        });
+        let mut deflated = vec![0; compress_bound(filtered_len) + 16];
+        let mut adler32 = 1;
+        let zero_row = vec![0; row_bytes];
+        let mut scratch = vec![0; 5 * (row_bytes + 1)];
+        let mut previous = self.previous.unwrap_or(&zero_row);
+        for current in self.samples.chunks_exact(row_bytes.max(1)) {
+            let filtered = filter_row(current, previous, filter_distance, &mut scratch);
+            adler32 = zlib_rs::adler32::adler32(adler32, filtered);
+            let written = deflate.total_out() as usize;
+            deflate
+                .compress(filtered, &mut deflated[written..], DeflateFlush::NoFlush)
+                .expect("deflating into a large enough buffer cannot fail");
+            previous = current;
+        }
+        let flush = if self.last {
+            DeflateFlush::Finish
+        } else {
+            DeflateFlush::SyncFlush
         };
-        let (kind, residuals) = filter_row(current, previous, plane.filter_distance, &mut scratch);
-        filtered.push(kind);
-        filtered.extend_from_slice(residuals);
-    }
-    let adler32 = zlib_rs::adler32::adler32(1, &filtered);
-    let deflated = deflate::deflate(&filtered, last);
-    Band {
-        deflated,
-        adler32,
-        filtered_len: filtered.len() as u64,
+        let written = deflate.total_out() as usize;
+        deflate
+            .compress(&[], &mut deflated[written..], flush)
+            .expect("deflating into a large enough buffer cannot fail");
+        deflated.truncate(deflate.total_out() as usize);
+        Band {
+            deflated,
+            adler32,
+            filtered_len: filtered_len as u64,
+        }
     }
 }
 
@@ -135,34 +308,44 @@ const UP: u8 = 2;
 const AVERAGE: u8 = 3;
 const PAETH: u8 = 4;
 
-/// Filters `current` every way and returns the filter type with the smallest sum of absolute
-/// signed residuals, and those residuals (a slice of `scratch`, which holds 5 rows).
+/// Filters `current` every way and returns the filtered row with the smallest sum of absolute
+/// signed residuals: its filter type byte, then its residuals (a slice of `scratch`, which
+/// holds 5 such rows).
 fn filter_row<'s>(
     current: &[u8],
     previous: &[u8],
     distance: usize,
     scratch: &'s mut [u8],
-) -> (u8, &'s [u8]) {
+) -> &'s [u8] {
     let n = current.len();
     let d = distance.min(n);
-    let (none, rest) = scratch.split_at_mut(n);
-    let (sub, rest) = rest.split_at_mut(n);
-    let (up, rest) = rest.split_at_mut(n);
-    let (average, rest) = rest.split_at_mut(n);
-    let paeth = &mut rest[..n];
+    let mut slots = scratch.chunks_exact_mut(n + 1);
+    let mut slot = |kind| {
+        let slot = slots.next().expect("five slots");
+        slot[0] = kind;
+        slot
+    };
+    let (none, sub, up, average, paeth) =
+        (slot(NONE), slot(SUB), slot(UP), slot(AVERAGE), slot(PAETH));
 
-    none.copy_from_slice(current);
-    sub[..d].copy_from_slice(&current[..d]);
-    for ((out, &x), &a) in sub[d..].iter_mut().zip(&current[d..]).zip(current) {
+    none[1..].copy_from_slice(current);
+    let sub_residuals = &mut sub[1..];
+    sub_residuals[..d].copy_from_slice(&current[..d]);
+    for ((out, &x), &a) in sub_residuals[d..]
+        .iter_mut()
+        .zip(&current[d..])
+        .zip(current)
+    {
         *out = x.wrapping_sub(a);
     }
-    for ((out, &x), &b) in up.iter_mut().zip(current).zip(previous) {
+    for ((out, &x), &b) in up[1..].iter_mut().zip(current).zip(previous) {
         *out = x.wrapping_sub(b);
     }
-    for ((out, &x), &b) in average[..d].iter_mut().zip(current).zip(previous) {
+    let average_residuals = &mut average[1..];
+    for ((out, &x), &b) in average_residuals[..d].iter_mut().zip(current).zip(previous) {
         *out = x.wrapping_sub(b >> 1);
     }
-    for (((out, &x), &a), &b) in average[d..]
+    for (((out, &x), &a), &b) in average_residuals[d..]
         .iter_mut()
         .zip(&current[d..])
         .zip(current)
@@ -171,10 +354,11 @@ fn filter_row<'s>(
         *out = x.wrapping_sub(((u16::from(a) + u16::from(b)) >> 1) as u8);
     }
     // With a = c = 0 at the row's start, the Paeth predictor is b.
-    for ((out, &x), &b) in paeth[..d].iter_mut().zip(current).zip(previous) {
+    let paeth_residuals = &mut paeth[1..];
+    for ((out, &x), &b) in paeth_residuals[..d].iter_mut().zip(current).zip(previous) {
         *out = x.wrapping_sub(b);
     }
-    for ((((out, &x), &a), &b), &c) in paeth[d..]
+    for ((((out, &x), &a), &b), &c) in paeth_residuals[d..]
         .iter_mut()
         .zip(&current[d..])
         .zip(current)
@@ -184,18 +368,10 @@ fn filter_row<'s>(
         *out = x.wrapping_sub(paeth_predictor(a, b, c));
     }
 
-    let candidates = [
-        (NONE, &*none),
-        (SUB, &*sub),
-        (UP, &*up),
-        (AVERAGE, &*average),
-        (PAETH, &*paeth),
-    ];
-    let (kind, residuals) = candidates
+    [&*none, &*sub, &*up, &*average, &*paeth]
         .into_iter()
-        .min_by_key(|(_, residuals)| cost(residuals))
-        .expect("five candidates");
-    (kind, residuals)
+        .min_by_key(|row| cost(&row[1..]))
+        .expect("five candidates")
 }
 
 /// The Paeth predictor (ISO/IEC 15948, 9.4), branch-free so the loop vectorises.
@@ -280,15 +456,17 @@ mod tests {
                 }
             })
             .collect();
-        let plane = Rows {
-            samples: &samples,
+        let shape = Shape {
             row_bytes,
             filter_distance: 3,
         };
+        let plane = Rows {
+            samples: &samples,
+            shape,
+        };
         let small = Rows {
             samples: &samples[..row_bytes * 3],
-            row_bytes,
-            filter_distance: 3,
+            shape,
         };
         let streams = compress_on(&[plane, small], 4);
         assert_eq!(unfilter(&inflate(&streams[0]), row_bytes, 3), samples);

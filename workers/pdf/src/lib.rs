@@ -26,7 +26,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod deflate;
 mod document;
 mod error;
 mod flate;

@@ -98,6 +98,12 @@ pub(crate) fn read(mut bytes: Vec<u8>, limits: &Limits) -> Result<PlacedImage, E
         orientation: 1,
         pass_through,
     };
+    if header.has_alpha() && !header.interlaced {
+        return Ok(placed(
+            split_while_decoding(header, color_space, &bytes, limits)?,
+            false,
+        ));
+    }
     if needs_decoding {
         let samples = decode(&bytes, limits)?;
         let xobject = from_samples(header, color_space, transparency.as_deref(), &samples)?;
@@ -361,12 +367,7 @@ fn density(chunk: &[u8]) -> Option<(f32, f32)> {
 /// Samples as the file stores them: rows of packed samples, no filter bytes, at the file's bit
 /// depth, palette indices unexpanded, Adam7 undone.
 fn decode(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, Error> {
-    let budget = usize::try_from(limits.max_pixels.saturating_mul(8)).unwrap_or(usize::MAX);
-    let mut decoder =
-        png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: budget });
-    decoder.set_transformations(png::Transformations::IDENTITY);
-    decoder.set_ignore_text_chunk(true);
-    let mut reader = decoder.read_info().map_err(decoding_error)?;
+    let mut reader = reader(bytes, limits)?;
     let size = reader.output_buffer_size().ok_or(Error::TooLarge {
         limit: Limit::Pixels,
         actual: u64::MAX,
@@ -375,6 +376,62 @@ fn decode(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, Error> {
     let mut samples = vec![0; size];
     reader.next_frame(&mut samples).map_err(decoding_error)?;
     Ok(samples)
+}
+
+/// A decoder that hands out samples as the file stores them (see [`decode`]).
+fn reader<'b>(bytes: &'b [u8], limits: &Limits) -> Result<png::Reader<Cursor<&'b [u8]>>, Error> {
+    let budget = usize::try_from(limits.max_pixels.saturating_mul(8)).unwrap_or(usize::MAX);
+    let mut decoder =
+        png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: budget });
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    decoder.set_ignore_text_chunk(true);
+    decoder.read_info().map_err(decoding_error)
+}
+
+/// Grey+alpha or RGBA, not interlaced: decoded row by row, each row split into its colour and
+/// alpha planes at once, and each band of rows compressed while the next is decoded.
+fn split_while_decoding(
+    header: Header,
+    color_space: ColorSpace,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<XObject, Error> {
+    let (width, height, depth) = (header.width, header.height, header.bit_depth);
+    let mut reader = reader(bytes, limits)?;
+    let mut row = vec![0; reader.output_line_size(width).unwrap_or_default()];
+    let shapes = [
+        shape(width, header.channels() - 1, depth),
+        shape(width, 1, depth),
+    ];
+    let split_row = splitter(header.channels(), usize::from(depth / 8));
+    let planes = flate::compress_while_filling(&shapes, height as usize, |planes| {
+        if reader.read_row(&mut row).map_err(decoding_error)?.is_none() {
+            return Err(Error::png("its image data ends early"));
+        }
+        let [color, alpha] = planes else {
+            unreachable!("two planes")
+        };
+        split_row(&row, color, alpha);
+        Ok::<(), Error>(())
+    })?;
+    // Past the last row: reads the rest of the image data, as a whole-frame decode does.
+    reader.read_row(&mut row).map_err(decoding_error)?;
+    let [color, alpha] = planes.try_into().ok().expect("two planes");
+    let mask = if is_opaque(&alpha.samples) {
+        Mask::None
+    } else {
+        Mask::Soft(Box::new(grey_image(width, height, depth, alpha.stream)))
+    };
+    Ok(XObject {
+        width,
+        height,
+        color_space,
+        bits_per_component: depth,
+        encoding: Encoding::FlatePng,
+        data: color.stream,
+        decode: None,
+        mask,
+    })
 }
 
 fn decoding_error(error: png::DecodingError) -> Error {
@@ -438,9 +495,15 @@ fn from_samples(
 
 /// Describes packed rows of `channels` samples of `depth` bits per pixel.
 fn rows(samples: &[u8], width: u32, channels: usize, depth: u8) -> flate::Rows<'_> {
-    let bits_per_pixel = channels * usize::from(depth);
     flate::Rows {
         samples,
+        shape: shape(width, channels, depth),
+    }
+}
+
+fn shape(width: u32, channels: usize, depth: u8) -> flate::Shape {
+    let bits_per_pixel = channels * usize::from(depth);
+    flate::Shape {
         row_bytes: (width as usize * bits_per_pixel).div_ceil(8),
         filter_distance: (bits_per_pixel / 8).max(1),
     }
@@ -448,21 +511,32 @@ fn rows(samples: &[u8], width: u32, channels: usize, depth: u8) -> flate::Rows<'
 
 /// Splits interleaved colour+alpha samples of `bytes_per_sample` bytes into two planes.
 fn split_alpha(samples: &[u8], channels: usize, bytes_per_sample: usize) -> (Vec<u8>, Vec<u8>) {
+    let pixels = samples.len() / (channels * bytes_per_sample);
+    let mut color = vec![0; pixels * (channels - 1) * bytes_per_sample];
+    let mut alpha = vec![0; pixels * bytes_per_sample];
+    splitter(channels, bytes_per_sample)(samples, &mut color, &mut alpha);
+    (color, alpha)
+}
+
+/// The function that splits interleaved colour+alpha samples of `bytes_per_sample` bytes into
+/// a colour and an alpha plane.
+fn splitter(channels: usize, bytes_per_sample: usize) -> fn(&[u8], &mut [u8], &mut [u8]) {
     match (channels, bytes_per_sample) {
-        (2, 1) => split::<2, 1>(samples),
-        (2, 2) => split::<4, 2>(samples),
-        (4, 1) => split::<4, 1>(samples),
-        (4, 2) => split::<8, 2>(samples),
+        (2, 1) => split::<2, 1>,
+        (2, 2) => split::<4, 2>,
+        (4, 1) => split::<4, 1>,
+        (4, 2) => split::<8, 2>,
         _ => unreachable!("alpha comes with grey or RGB at 8 or 16 bits"),
     }
 }
 
-/// `split_alpha` for `PIXEL`-byte pixels whose last `ALPHA` bytes are the alpha sample; fixed
-/// sizes let the compiler unroll the copies.
-fn split<const PIXEL: usize, const ALPHA: usize>(samples: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let pixels = samples.len() / PIXEL;
-    let mut color = vec![0; pixels * (PIXEL - ALPHA)];
-    let mut alpha = vec![0; pixels * ALPHA];
+/// Splits `PIXEL`-byte pixels whose last `ALPHA` bytes are the alpha sample; fixed sizes let
+/// the compiler unroll the copies.
+fn split<const PIXEL: usize, const ALPHA: usize>(
+    samples: &[u8],
+    color: &mut [u8],
+    alpha: &mut [u8],
+) {
     for ((px, c), a) in samples
         .chunks_exact(PIXEL)
         .zip(color.chunks_exact_mut(PIXEL - ALPHA))
@@ -471,7 +545,6 @@ fn split<const PIXEL: usize, const ALPHA: usize>(samples: &[u8]) -> (Vec<u8>, Ve
         c.copy_from_slice(&px[..PIXEL - ALPHA]);
         a.copy_from_slice(&px[PIXEL - ALPHA..]);
     }
-    (color, alpha)
 }
 
 fn is_opaque(alpha: &[u8]) -> bool {

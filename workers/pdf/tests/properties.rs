@@ -159,3 +159,75 @@ proptest! {
         prop_assert!(expected == found, "{}", expected.first_difference(&found).unwrap_or_default());
     }
 }
+
+/// Samples that make every filter win some rows: noise, ramps, flat runs and smooth gradients,
+/// by bands of rows. `opaque_every` sets every such byte (an alpha sample) to 255.
+fn texture(
+    width: usize,
+    height: usize,
+    pixel_bytes: usize,
+    opaque_alpha: Option<usize>,
+) -> Vec<u8> {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let row_bytes = width * pixel_bytes;
+    (0..row_bytes * height)
+        .map(|i| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let (y, x) = (i / row_bytes, i % row_bytes);
+            if opaque_alpha.is_some_and(|alpha| x % pixel_bytes >= pixel_bytes - alpha) {
+                return 0xff;
+            }
+            match (y / 37) % 4 {
+                0 => seed as u8,
+                1 => (x + y) as u8,
+                2 => 200,
+                _ => ((x / pixel_bytes + y) / 3) as u8 ^ (seed >> 62) as u8,
+            }
+        })
+        .collect()
+}
+
+/// Images large enough that the converter cuts them into bands compressed on several threads,
+/// row by row as they are decoded (alpha) or from the decoded image (Adam7).
+#[test]
+fn large_images_compressed_in_bands_come_back_identical() {
+    let cases = [
+        (ColorType::RGBA, 8, false, 900, 600, None),
+        (ColorType::RGBA, 16, false, 500, 400, None),
+        (ColorType::GREY_ALPHA, 8, false, 1300, 500, None),
+        (ColorType::GREY_ALPHA, 16, false, 700, 500, None),
+        (ColorType::RGBA, 8, false, 700, 500, Some(1)),
+        (ColorType::RGB, 8, true, 800, 600, None),
+        (ColorType::RGBA, 16, true, 500, 400, None),
+    ];
+    for (color_type, depth, interlaced, width, height, opaque_alpha) in cases {
+        let pixel_bytes = channels(color_type) * depth as usize / 8;
+        let image = Png {
+            color_type,
+            depth,
+            interlaced,
+            width,
+            height,
+            samples: texture(
+                width,
+                height,
+                pixel_bytes,
+                opaque_alpha.map(|alpha| alpha * depth as usize / 8),
+            ),
+            palette: Vec::new(),
+            key: None,
+        };
+        let png = image.encode();
+        let expected = reference(&png);
+        let mut pdf = Vec::new();
+        pdfmill_pdf::convert([png], &pdfmill_pdf::Options::default(), &mut pdf).unwrap();
+        let found = extract(&pdf, 1);
+        assert!(
+            expected == found,
+            "{color_type:?} {depth}-bit {width}×{height} interlaced={interlaced}: {}",
+            expected.first_difference(&found).unwrap_or_default()
+        );
+    }
+}
