@@ -8,8 +8,10 @@
 //!   computed with branch-free loops the compiler vectorises.
 //! - **Deflate**: zlib-rs's run-length strategy, Huffman codes fitted to each block plus runs
 //!   (matches at distance 1); see [`BandRef::compress`] for why that suits filtered photos.
-//! - **Bands**: a large plane is cut into bands of rows, each filtered and deflated on its own
-//!   thread (`std::thread::scope`; a call still returns only when all are done). A band ends
+//! - **Bands**: a large plane is cut into bands of rows, each filtered and deflated as a task
+//!   on rayon's pool (a call still returns only when all are done; inside `pdfmill convert
+//!   --each`, bands and files share the one pool instead of each image starting threads of
+//!   its own). Each thread keeps its deflate state and resets it per band. A band ends
 //!   with a sync flush, so the raw deflate streams concatenate into one, and with matches at
 //!   distance 1 only, little is lost at the seams; the bands' Adler-32s combine into the zlib
 //!   trailer. Small planes stay on the calling thread. When rows come from a decoder one at a
@@ -17,7 +19,9 @@
 //!   while the decoder goes on with the next: decoding and compressing overlap, and the
 //!   decoded image is never interleaved in memory whole.
 
-use std::{num::NonZeroUsize, thread};
+use std::{cell::RefCell, sync::mpsc};
+
+use rayon::prelude::*;
 
 use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Method, Strategy, compress_bound};
 
@@ -38,54 +42,41 @@ pub(crate) struct Rows<'a> {
     pub shape: Shape,
 }
 
-/// Below this many sample bytes a band is not worth a thread.
+/// Below this many sample bytes a band is not worth a task of its own.
 const MIN_BAND_BYTES: usize = 256 * 1024;
 
-/// Bands per thread when rows arrive one by one: more bands start compressing sooner and
+/// Bands per thread: more bands start compressing sooner (when rows arrive one by one) and
 /// leave less to do after the last row, at the cost of one more sync flush each.
 const BANDS_PER_THREAD: usize = 4;
-
-/// The most threads one call uses, whatever the machine has.
-const MAX_THREADS: usize = 8;
 
 /// zlib's header for a deflate stream with a 32 KiB window and no preset dictionary
 /// (RFC 1950, 2.2); `0x7801 % 31 == 0` as FCHECK requires.
 const ZLIB_HEADER: [u8; 2] = [0x78, 0x01];
 
-fn threads() -> usize {
-    thread::available_parallelism()
-        .map_or(1, NonZeroUsize::get)
-        .min(MAX_THREADS)
+/// Rows per band for planes of `image_bytes` in all, `row_bytes` per row in all.
+fn band_rows(height: usize, image_bytes: usize, row_bytes: usize) -> usize {
+    let threads = rayon::current_num_threads();
+    if image_bytes < 2 * MIN_BAND_BYTES || threads == 1 {
+        return height.max(1);
+    }
+    height
+        .div_ceil(threads * BANDS_PER_THREAD)
+        .max(MIN_BAND_BYTES / row_bytes.max(1))
+        .max(1)
 }
 
 /// Filters and deflates each plane; returns one zlib stream per plane, in order.
 pub(crate) fn compress(planes: &[Rows<'_>]) -> Vec<Vec<u8>> {
-    compress_on(planes, threads())
-}
-
-fn compress_on(planes: &[Rows<'_>], threads: usize) -> Vec<Vec<u8>> {
     let bands: Vec<(usize, BandRef<'_>)> = planes
         .iter()
         .enumerate()
         .flat_map(|(plane, rows)| {
-            let count = (rows.samples.len() / MIN_BAND_BYTES).clamp(1, threads);
             let height = rows.samples.len() / rows.shape.row_bytes.max(1);
-            split_into_bands(rows, height.div_ceil(count)).map(move |band| (plane, band))
+            let band_rows = band_rows(height, rows.samples.len(), rows.shape.row_bytes);
+            split_into_bands(rows, band_rows).map(move |band| (plane, band))
         })
         .collect();
-    let results: Vec<Band> = if bands.len() == 1 {
-        vec![bands[0].1.compress()]
-    } else {
-        thread::scope(|scope| {
-            let spawned: Vec<_> = bands[1..]
-                .iter()
-                .map(|(_, band)| scope.spawn(move || band.compress()))
-                .collect();
-            let mut results = vec![bands[0].1.compress()];
-            results.extend(spawned.into_iter().map(join));
-            results
-        })
-    };
+    let results: Vec<Band> = bands.par_iter().map(|(_, band)| band.compress()).collect();
     assemble(
         planes.len(),
         bands.iter().map(|(plane, _)| *plane).zip(results),
@@ -93,39 +84,32 @@ fn compress_on(planes: &[Rows<'_>], threads: usize) -> Vec<Vec<u8>> {
 }
 
 /// Planes whose rows are produced one at a time, by `fill`, and compressed band by band while
-/// the next rows are produced: each finished band goes to a thread of its own. `fill` writes
-/// the next row of every plane into the slices it is given (one per shape, in order).
+/// the next rows are produced: each finished band becomes a task on rayon's pool. `fill`
+/// writes the next row of every plane into the slices it is given (one per shape, in order).
 ///
 /// Returns each plane's samples and its zlib stream, or the first error `fill` returned.
-pub(crate) fn compress_while_filling<E>(
+pub(crate) fn compress_while_filling<E: Send>(
     shapes: &[Shape],
     height: usize,
-    mut fill: impl FnMut(&mut [&mut [u8]]) -> Result<(), E>,
+    fill: impl FnMut(&mut [&mut [u8]]) -> Result<(), E> + Send,
 ) -> Result<Vec<Compressed>, E> {
     let image_bytes: usize = shapes.iter().map(|shape| shape.row_bytes * height).sum();
     let row_bytes: usize = shapes.iter().map(|shape| shape.row_bytes).sum();
-    let threads = threads();
-    let band_rows = if image_bytes < 2 * MIN_BAND_BYTES || threads == 1 {
-        height
-    } else {
-        height
-            .div_ceil(threads * BANDS_PER_THREAD)
-            .max(MIN_BAND_BYTES / row_bytes.max(1))
-    }
-    .max(1);
+    let band_rows = band_rows(height, image_bytes, row_bytes);
     let mut planes: Vec<Vec<u8>> = shapes
         .iter()
         .map(|shape| vec![0; shape.row_bytes * height])
         .collect();
-    let bands = thread::scope(|scope| {
+    let (done, finished) = mpsc::channel::<(usize, Vec<Band>)>();
+    rayon::scope(|scope| {
+        let mut fill = fill;
         let mut unfilled: Vec<_> = planes
             .iter_mut()
             .zip(shapes)
             .map(|(plane, shape)| plane.chunks_mut(shape.row_bytes * band_rows))
             .collect();
         let mut previous: Vec<Option<&[u8]>> = vec![None; shapes.len()];
-        let mut spawned = Vec::new();
-        for first_row in (0..height).step_by(band_rows) {
+        for (index, first_row) in (0..height).step_by(band_rows).enumerate() {
             let mut band: Vec<&mut [u8]> = unfilled
                 .iter_mut()
                 .map(|chunks| chunks.next().expect("a chunk per band"))
@@ -160,17 +144,23 @@ pub(crate) fn compress_while_filling<E>(
                     band
                 })
                 .collect();
-            spawned.push(
-                scope.spawn(move || refs.iter().map(BandRef::compress).collect::<Vec<Band>>()),
-            );
+            let done = done.clone();
+            scope.spawn(move |_| {
+                let bands = refs.iter().map(BandRef::compress).collect();
+                // The receiver outlives the scope; sending cannot fail.
+                let _ = done.send((index, bands));
+            });
         }
-        Ok(spawned.into_iter().map(join).collect::<Vec<_>>())
+        Ok(())
     })?;
+    drop(done);
+    let mut bands: Vec<(usize, Vec<Band>)> = finished.into_iter().collect();
+    bands.sort_unstable_by_key(|(index, _)| *index);
     let streams = assemble(
         shapes.len(),
         bands
             .into_iter()
-            .flat_map(|per_plane| per_plane.into_iter().enumerate()),
+            .flat_map(|(_, per_plane)| per_plane.into_iter().enumerate()),
     );
     Ok(planes
         .into_iter()
@@ -183,10 +173,6 @@ pub(crate) fn compress_while_filling<E>(
 pub(crate) struct Compressed {
     pub samples: Vec<u8>,
     pub stream: Vec<u8>,
-}
-
-fn join<T>(handle: thread::ScopedJoinHandle<'_, T>) -> T {
-    handle.join().expect("a compression thread panicked")
 }
 
 /// Cuts a plane into bands of `band_rows` rows.
@@ -225,6 +211,34 @@ fn assemble(planes: usize, bands: impl Iterator<Item = (usize, Band)>) -> Vec<Ve
     streams
 }
 
+thread_local! {
+    /// Each thread's deflate state, reset for every band: it is a few hundred kilobytes, and
+    /// allocating and zeroing it per band cost more than small bands compress in.
+    static DEFLATE: RefCell<Option<Deflate>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's deflate state, reset to a new raw deflate stream.
+fn with_deflate<R>(f: impl FnOnce(&mut Deflate) -> R) -> R {
+    DEFLATE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let deflate = match slot.as_mut() {
+            Some(deflate) => {
+                deflate.reset();
+                deflate
+            }
+            // Level 1 with negative window bits: raw deflate, no zlib header.
+            None => slot.insert(Deflate::new_with_config(DeflateConfig {
+                level: 1,
+                method: Method::Deflated,
+                window_bits: -15,
+                mem_level: 9,
+                strategy: Strategy::Rle,
+            })),
+        };
+        f(deflate)
+    })
+}
+
 /// Rows of one plane to compress on their own.
 struct BandRef<'a> {
     samples: &'a [u8],
@@ -255,20 +269,16 @@ impl BandRef<'_> {
     /// level 6 (what img2pdf writes) at a fraction of the time. Matches at distance 1 also
     /// mean nothing is lost where bands meet.
     fn compress(&self) -> Band {
+        with_deflate(|deflate| self.compress_with(deflate))
+    }
+
+    fn compress_with(&self, deflate: &mut Deflate) -> Band {
         let Shape {
             row_bytes,
             filter_distance,
         } = self.shape;
         let rows = self.samples.len() / row_bytes.max(1);
         let filtered_len = rows * (row_bytes + 1);
-        // Level 1 with negative window bits: raw deflate, no zlib header.
-        let mut deflate = Deflate::new_with_config(DeflateConfig {
-            level: 1,
-            method: Method::Deflated,
-            window_bits: -15,
-            mem_level: 8,
-            strategy: Strategy::Rle,
-        });
         let mut deflated = vec![0; compress_bound(filtered_len) + 16];
         let mut adler32 = 1;
         let zero_row = vec![0; row_bytes];
@@ -468,7 +478,7 @@ mod tests {
             samples: &samples[..row_bytes * 3],
             shape,
         };
-        let streams = compress_on(&[plane, small], 4);
+        let streams = compress(&[plane, small]);
         assert_eq!(unfilter(&inflate(&streams[0]), row_bytes, 3), samples);
         assert_eq!(
             unfilter(&inflate(&streams[1]), row_bytes, 3),
