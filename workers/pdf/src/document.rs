@@ -162,6 +162,9 @@ impl Document {
             Mask::Soft(soft) => Some(self.write_xobject(soft)),
             _ => None,
         };
+        // Room for the data and what usually follows it, so that the buffer does not double
+        // (and, for a large image, hold twice the image) for the few objects after it.
+        self.pdf.reserve(xobject.data.len() + 64 * 1024);
         let mut image = self.pdf.image_xobject(id, &xobject.data);
         image
             .width(xobject.width as i32)

@@ -12,6 +12,14 @@ use clap::Parser;
 use cli::Command;
 use pdfmill_core::telemetry::LogFormat;
 
+/// mimalloc commits its arenas eagerly: a conversion's large buffers (the file read, the PDF
+/// being written) then cost a few hundred page faults instead of one per 4 KiB page. Measured
+/// with `perf stat` on a 17 MB pass-through PNG: 8,800 faults and 34 ms of CPU with glibc's
+/// allocator, 400 and 17 ms with this one; it costs about 1 ms more at start-up and a higher
+/// peak RSS.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
