@@ -172,12 +172,28 @@ fn email_result() -> impl Strategy<Value = EmailResult> {
 fn job_status() -> impl Strategy<Value = JobStatus> {
     (
         (text(), 0..=5i32, timestamp(), timestamp(), any::<u32>()),
-        (text(), any::<u64>(), 0..=5i32, text(), text(), any::<u32>()),
+        (
+            text(),
+            any::<u64>(),
+            0..=5i32,
+            text(),
+            text(),
+            any::<u32>(),
+            text(),
+        ),
     )
         .prop_map(
             |(
                 (job_id, state, submitted_at, updated_at, pages),
-                (pdf_key, pdf_size_bytes, error_class, error_message, notify_email, image_count),
+                (
+                    pdf_key,
+                    pdf_size_bytes,
+                    error_class,
+                    error_message,
+                    notify_email,
+                    image_count,
+                    request_digest,
+                ),
             )| JobStatus {
                 job_id,
                 state,
@@ -190,6 +206,7 @@ fn job_status() -> impl Strategy<Value = JobStatus> {
                 error_message,
                 notify_email,
                 image_count,
+                request_digest,
             },
         )
 }

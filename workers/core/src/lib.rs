@@ -38,7 +38,7 @@ pub use error::Error;
 pub use jobs::Jobs;
 pub use publish::{Published, Publisher, extract_trace_context, inject_trace_context};
 pub use store::Store;
-pub use submit::Upload;
+pub use submit::{Upload, request_digest};
 
 /// Everything a service needs, connected.
 #[derive(Clone)]

@@ -10,6 +10,8 @@ use pdfmill_schemas::{
     subjects,
     v1::{ConvertRequest, ImageRef, JobState, JobStatus},
 };
+use prost::Message;
+use sha2::{Digest, Sha256};
 
 use crate::{Context, Error, Published};
 
@@ -34,6 +36,7 @@ impl Context {
         uploads: Vec<Upload>,
     ) -> Result<(JobStatus, Published), Error> {
         let job_id = request.job_id.clone();
+        let digest = request_digest(&request, &uploads);
         for (index, upload) in uploads.into_iter().enumerate() {
             let key = format!("uploads/{job_id}/{index:03}-{}", upload.name);
             request.images.push(ImageRef {
@@ -69,8 +72,24 @@ impl Context {
                 s.submitted_at = s.submitted_at.or(request.submitted_at);
                 s.image_count = request.images.len() as u32;
                 s.notify_email = request.notify_email.clone();
+                s.request_digest = digest.clone();
             })
             .await?;
         Ok((status, published))
     }
+}
+
+/// What a job asks for, as a SHA-256 in hex: each image's bytes (length first, so that no two
+/// lists of images run together the same way), the address and the page options. File names
+/// are left out: the same images under other names make the same PDF.
+pub fn request_digest(request: &ConvertRequest, uploads: &[Upload]) -> String {
+    let mut hasher = Sha256::new();
+    for upload in uploads {
+        hasher.update((upload.bytes.len() as u64).to_be_bytes());
+        hasher.update(&upload.bytes);
+    }
+    hasher.update((request.notify_email.len() as u64).to_be_bytes());
+    hasher.update(request.notify_email.as_bytes());
+    hasher.update(request.page.clone().unwrap_or_default().encode_to_vec());
+    format!("{:x}", hasher.finalize())
 }

@@ -193,7 +193,7 @@ impl ConversionStatus {
         (status = 401, description = "Missing or unknown API key", body = ErrorBody),
         (status = 413, description = "Over the size or image-count limit", body = ErrorBody),
         (status = 415, description = "Not a PNG or JPEG, or not a form", body = ErrorBody),
-        (status = 422, description = "Bad address, option or form", body = ErrorBody),
+        (status = 422, description = "Bad address, option or form, or an Idempotency-Key already used for another request", body = ErrorBody),
         (status = 503, description = "NATS or the store is unavailable; nothing was queued", body = ErrorBody),
     ),
     security((), ("api_key" = [])),
@@ -217,16 +217,9 @@ pub(crate) async fn create(
     };
     tracing::Span::current().record("job.id", job_id.as_str());
     require_nats(&state)?;
-    if key.is_some()
-        && let Some(existing) = ctx.jobs.get(&job_id).await?
-    {
-        tracing::info!("a retry of a job already accepted");
-        return Ok(accepted(&job_id, existing.state().into()));
-    }
-
     let upload = upload::read(request, query, state.settings().limits).await?;
     let image_count = upload.images.len();
-    let uploads = upload
+    let uploads: Vec<pdfmill_core::Upload> = upload
         .images
         .into_iter()
         .map(|image| pdfmill_core::Upload {
@@ -241,6 +234,16 @@ pub(crate) async fn create(
         page: Some(upload.page),
         ..ConvertRequest::default()
     };
+    if key.is_some()
+        && let Some(existing) = ctx.jobs.get(&job_id).await?
+    {
+        let digest = pdfmill_core::request_digest(&request, &uploads);
+        if !existing.request_digest.is_empty() && existing.request_digest != digest {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
+        tracing::info!("a retry of a job already accepted");
+        return Ok(accepted(&job_id, existing.state().into()));
+    }
     let (status, published) = ctx.submit(request, uploads).await?;
     if !published.duplicate {
         metrics::counter!(pdfmill_core::instruments::JOBS_SUBMITTED, "source" => "http")

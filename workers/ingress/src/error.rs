@@ -43,6 +43,13 @@ pub enum ApiError {
     /// A page option, form field or JSON value that is not valid.
     #[error("{0}")]
     InvalidRequest(String),
+    /// The `Idempotency-Key` names a job that was asked for with other images, another address
+    /// or other page options.
+    #[error(
+        "this Idempotency-Key was already used for a different request (other images, address \
+         or page options); send a new key with a new request"
+    )]
+    IdempotencyKeyReused,
     /// No job has this id.
     #[error("no conversion `{0}`")]
     JobNotFound(String),
@@ -74,9 +81,9 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::InvalidAddress { .. } | ApiError::InvalidRequest(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::InvalidAddress { .. }
+            | ApiError::InvalidRequest(_)
+            | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::JobNotFound(_) | ApiError::RouteNotFound | ApiError::EmailNotFound(_) => {
                 StatusCode::NOT_FOUND
             }
@@ -95,6 +102,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::InvalidAddress { .. } => "invalid_address",
             ApiError::InvalidRequest(_) => "invalid_request",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::JobNotFound(_) => "not_found",
             ApiError::PdfNotReady(_) => "not_ready",
             ApiError::RouteNotFound => "route_not_found",
@@ -127,7 +135,7 @@ pub(crate) struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ErrorDetail {
     /// Stable code: `too_large`, `too_many_images`, `unsupported_media_type`,
-    /// `invalid_address`, `invalid_request`, `not_found`, `not_ready`, `unauthorized`,
+    /// `invalid_address`, `invalid_request`, `idempotency_key_reused`, `not_found`, `not_ready`, `unauthorized`,
     /// `unavailable`, `internal`.
     pub code: String,
     /// For a person.

@@ -205,10 +205,11 @@ async fn a_retry_with_the_same_idempotency_key_is_the_same_job() {
         .to_string();
     app.wait_for_state(&id, "emailed", WAIT).await;
 
-    // The same key again, even with other images: the first job, nothing stored or sent again.
+    // The same request again (under another file name): the first job, nothing stored or
+    // sent again.
     let again = app
         .submit(
-            &[("b.png", png(30, 30)), ("c.png", png(5, 5))],
+            &[("renamed.png", image.clone())],
             &[("email", "c@example.com")],
             Some("order-42"),
         )
@@ -217,6 +218,22 @@ async fn a_retry_with_the_same_idempotency_key_is_the_same_job() {
     let body: Value = again.json().await.unwrap();
     assert_eq!(body["id"], id.as_str());
     assert_eq!(body["state"], "emailed");
+
+    // The same key with other images, or another address, is a mistake, not a retry.
+    for (images, email) in [
+        (
+            vec![("b.png", png(30, 30)), ("c.png", png(5, 5))],
+            "c@example.com",
+        ),
+        (vec![("a.png", image.clone())], "someone-else@example.com"),
+    ] {
+        let reused = app
+            .submit(&images, &[("email", email)], Some("order-42"))
+            .await;
+        let (status, code, message) = error_of(reused).await;
+        assert_eq!((status, code.as_str()), (422, "idempotency_key_reused"));
+        assert!(message.contains("new key"), "{message}");
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.ctx.store.count("uploads").await.unwrap(), 1);
     assert_eq!(app.ctx.store.count("pdfs").await.unwrap(), 1);
