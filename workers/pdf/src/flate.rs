@@ -212,31 +212,56 @@ fn assemble(planes: usize, bands: impl Iterator<Item = (usize, Band)>) -> Vec<Ve
 }
 
 thread_local! {
-    /// Each thread's deflate state, reset for every band: it is a few hundred kilobytes, and
-    /// allocating and zeroing it per band cost more than small bands compress in.
-    static DEFLATE: RefCell<Option<Deflate>> = const { RefCell::new(None) };
+    /// Each thread's deflate state and buffers, reused band after band: allocating and zeroing
+    /// them per band (a few hundred kilobytes of state, an output buffer the size of the band)
+    /// cost more than small bands take to compress.
+    static WORKSPACE: RefCell<Option<Workspace>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with this thread's deflate state, reset to a new raw deflate stream.
-fn with_deflate<R>(f: impl FnOnce(&mut Deflate) -> R) -> R {
-    DEFLATE.with(|cell| {
+/// What compressing a band needs besides the band.
+struct Workspace {
+    deflate: Deflate,
+    /// Room for the deflated band; grown, never shrunk.
+    out: Vec<u8>,
+    /// The five filtered versions of a row.
+    filtered: Vec<u8>,
+    /// The row above the first row of an image.
+    zero_row: Vec<u8>,
+}
+
+/// Runs `f` with this thread's workspace, its deflate state reset to a new raw deflate stream.
+fn with_workspace<R>(f: impl FnOnce(&mut Workspace) -> R) -> R {
+    WORKSPACE.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let deflate = match slot.as_mut() {
-            Some(deflate) => {
-                deflate.reset();
-                deflate
+        let workspace = match slot.as_mut() {
+            Some(workspace) => {
+                workspace.deflate.reset();
+                workspace
             }
-            // Level 1 with negative window bits: raw deflate, no zlib header.
-            None => slot.insert(Deflate::new_with_config(DeflateConfig {
-                level: 1,
-                method: Method::Deflated,
-                window_bits: -15,
-                mem_level: 9,
-                strategy: Strategy::Rle,
-            })),
+            None => slot.insert(Workspace {
+                // Level 1 with negative window bits: raw deflate, no zlib header.
+                deflate: Deflate::new_with_config(DeflateConfig {
+                    level: 1,
+                    method: Method::Deflated,
+                    window_bits: -15,
+                    mem_level: 9,
+                    strategy: Strategy::Rle,
+                }),
+                out: Vec::new(),
+                filtered: Vec::new(),
+                zero_row: Vec::new(),
+            }),
         };
-        f(deflate)
+        f(workspace)
     })
+}
+
+/// Grows `buffer` to at least `len` zeroed-or-reused bytes.
+fn at_least(buffer: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    if buffer.len() < len {
+        buffer.resize(len, 0);
+    }
+    buffer
 }
 
 /// Rows of one plane to compress on their own.
@@ -269,27 +294,33 @@ impl BandRef<'_> {
     /// level 6 (what img2pdf writes) at a fraction of the time. Matches at distance 1 also
     /// mean nothing is lost where bands meet.
     fn compress(&self) -> Band {
-        with_deflate(|deflate| self.compress_with(deflate))
+        with_workspace(|workspace| self.compress_with(workspace))
     }
 
-    fn compress_with(&self, deflate: &mut Deflate) -> Band {
+    fn compress_with(&self, workspace: &mut Workspace) -> Band {
         let Shape {
             row_bytes,
             filter_distance,
         } = self.shape;
         let rows = self.samples.len() / row_bytes.max(1);
         let filtered_len = rows * (row_bytes + 1);
-        let mut deflated = vec![0; compress_bound(filtered_len) + 16];
+        let Workspace {
+            deflate,
+            out,
+            filtered,
+            zero_row,
+        } = workspace;
+        let out = at_least(out, compress_bound(filtered_len) + 16);
+        let scratch = at_least(filtered, 5 * (row_bytes + 1));
+        let zero_row = at_least(zero_row, row_bytes);
         let mut adler32 = 1;
-        let zero_row = vec![0; row_bytes];
-        let mut scratch = vec![0; 5 * (row_bytes + 1)];
-        let mut previous = self.previous.unwrap_or(&zero_row);
+        let mut previous = self.previous.unwrap_or(&zero_row[..row_bytes]);
         for current in self.samples.chunks_exact(row_bytes.max(1)) {
-            let filtered = filter_row(current, previous, filter_distance, &mut scratch);
+            let filtered = filter_row(current, previous, filter_distance, scratch);
             adler32 = zlib_rs::adler32::adler32(adler32, filtered);
             let written = deflate.total_out() as usize;
             deflate
-                .compress(filtered, &mut deflated[written..], DeflateFlush::NoFlush)
+                .compress(filtered, &mut out[written..], DeflateFlush::NoFlush)
                 .expect("deflating into a large enough buffer cannot fail");
             previous = current;
         }
@@ -300,11 +331,10 @@ impl BandRef<'_> {
         };
         let written = deflate.total_out() as usize;
         deflate
-            .compress(&[], &mut deflated[written..], flush)
+            .compress(&[], &mut out[written..], flush)
             .expect("deflating into a large enough buffer cannot fail");
-        deflated.truncate(deflate.total_out() as usize);
         Band {
-            deflated,
+            deflated: out[..deflate.total_out() as usize].to_vec(),
             adler32,
             filtered_len: filtered_len as u64,
         }
