@@ -121,16 +121,7 @@ pub(crate) fn read(mut bytes: Vec<u8>, limits: &Limits) -> Result<PlacedImage, E
     let data = join_data(&mut bytes, &data_parts);
     let pass_through = !matches!(mask, Mask::Soft(_));
     Ok(placed(
-        XObject {
-            width: header.width,
-            height: header.height,
-            color_space,
-            bits_per_component: header.bit_depth,
-            encoding: Encoding::FlatePng,
-            data,
-            decode: None,
-            mask,
-        },
+        flate_image(&header, header.bit_depth, color_space, data, mask),
         pass_through,
     ))
 }
@@ -420,18 +411,9 @@ fn split_while_decoding(
     let mask = if is_opaque(&alpha.samples) {
         Mask::None
     } else {
-        Mask::Soft(Box::new(grey_image(width, height, depth, alpha.stream)))
+        Mask::Soft(Box::new(grey_image(&header, depth, alpha.stream)))
     };
-    Ok(XObject {
-        width,
-        height,
-        color_space,
-        bits_per_component: depth,
-        encoding: Encoding::FlatePng,
-        data: color.stream,
-        decode: None,
-        mask,
-    })
+    Ok(flate_image(&header, depth, color_space, color.stream, mask))
 }
 
 fn decoding_error(error: png::DecodingError) -> Error {
@@ -451,7 +433,7 @@ fn from_samples(
     transparency: Option<&[u8]>,
     samples: &[u8],
 ) -> Result<XObject, Error> {
-    let (width, height, depth) = (header.width, header.height, header.bit_depth);
+    let (width, depth) = (header.width, header.bit_depth);
     let color_channels = if header.channels() <= 2 { 1 } else { 3 };
     let color_rows = |samples| rows(samples, width, color_channels, depth);
     let (data, mask) = if header.has_alpha() {
@@ -466,7 +448,7 @@ fn from_samples(
                 flate::compress(&[color_rows(&color), rows(&alpha, width, 1, depth)])
                     .try_into()
                     .expect("one stream per plane");
-            let mask = Mask::Soft(Box::new(grey_image(width, height, depth, alpha)));
+            let mask = Mask::Soft(Box::new(grey_image(&header, depth, alpha)));
             (color, mask)
         }
     } else {
@@ -481,16 +463,7 @@ fn from_samples(
             .expect("one stream per plane");
         (color, mask)
     };
-    Ok(XObject {
-        width,
-        height,
-        color_space,
-        bits_per_component: depth,
-        encoding: Encoding::FlatePng,
-        data,
-        decode: None,
-        mask,
-    })
+    Ok(flate_image(&header, depth, color_space, data, mask))
 }
 
 /// Describes packed rows of `channels` samples of `depth` bits per pixel.
@@ -551,17 +524,29 @@ fn is_opaque(alpha: &[u8]) -> bool {
     alpha.iter().all(|&a| a == 0xff)
 }
 
-fn grey_image(width: u32, height: u32, depth: u8, data: Vec<u8>) -> XObject {
+/// An image of the PNG's size whose `data` is a zlib stream of PNG-filtered rows.
+fn flate_image(
+    header: &Header,
+    depth: u8,
+    color_space: ColorSpace,
+    data: Vec<u8>,
+    mask: Mask,
+) -> XObject {
     XObject {
-        width,
-        height,
-        color_space: ColorSpace::Gray,
+        width: header.width,
+        height: header.height,
+        color_space,
         bits_per_component: depth,
         encoding: Encoding::FlatePng,
         data,
         decode: None,
-        mask: Mask::None,
+        mask,
     }
+}
+
+/// A soft mask: grey samples of `depth` bits.
+fn grey_image(header: &Header, depth: u8, data: Vec<u8>) -> XObject {
+    flate_image(header, depth, ColorSpace::Gray, data, Mask::None)
 }
 
 /// `/Mask [v v]` or `/Mask [r r g g b b]` from a grey or RGB `tRNS` (8.9.6.4). A key outside
@@ -621,12 +606,7 @@ fn palette_soft_mask(header: Header, alpha: &[u8], indices: &[u8]) -> Result<Mas
     let [data] = flate::compress(&[rows(&plane, header.width, 1, 8)])
         .try_into()
         .expect("one stream per plane");
-    Ok(Mask::Soft(Box::new(grey_image(
-        header.width,
-        height,
-        8,
-        data,
-    ))))
+    Ok(Mask::Soft(Box::new(grey_image(&header, 8, data))))
 }
 
 /// Moves the IDAT payloads to the front of `bytes`, back to back, and returns just them. In
