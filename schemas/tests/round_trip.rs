@@ -171,7 +171,7 @@ fn email_result() -> impl Strategy<Value = EmailResult> {
 
 fn job_status() -> impl Strategy<Value = JobStatus> {
     (
-        (text(), 0..=5i32, timestamp(), timestamp(), any::<u32>()),
+        (text(), 0..=6i32, timestamp(), timestamp(), any::<u32>()),
         (
             text(),
             any::<u64>(),

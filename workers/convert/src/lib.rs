@@ -121,10 +121,12 @@ impl Converter {
     ) -> Result<Outcome, pdfmill_core::Error> {
         let job_id = &request.job_id;
         let status = self.ctx.jobs.get(job_id).await?;
-        if status
-            .as_ref()
-            .is_some_and(|s| matches!(s.state(), JobState::Converted | JobState::Emailed))
-        {
+        if status.as_ref().is_some_and(|s| {
+            matches!(
+                s.state(),
+                JobState::Converted | JobState::Emailed | JobState::EmailFailed
+            )
+        }) {
             info!("already converted; nothing to do");
             return Ok(Outcome::Done);
         }

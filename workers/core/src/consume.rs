@@ -85,6 +85,38 @@ pub struct Delivery<M> {
     pub id: String,
     /// 1 on the first delivery, 2 on the first redelivery, …
     pub delivered: u64,
+    max_deliveries: u64,
+}
+
+impl<M> Delivery<M> {
+    /// The failure the loop will dead-letter this message with when the handler returns
+    /// `outcome`: a reject's own, or a retry's on the last delivery; `None` when the message
+    /// will be acknowledged or delivered again. A handler that records a failure beyond the
+    /// dead letter (a job's status) asks here, so it records exactly the messages that end.
+    pub fn failure(&self, outcome: &Outcome) -> Option<Failure> {
+        outcome.failure(self.delivered, self.max_deliveries)
+    }
+}
+
+impl Outcome {
+    /// The failure this outcome dead-letters on delivery `delivered` of at most
+    /// `max_deliveries`; `None` when it acks or naks.
+    fn failure(&self, delivered: u64, max_deliveries: u64) -> Option<Failure> {
+        match self {
+            Outcome::Done => None,
+            Outcome::Retry { .. } if delivered < max_deliveries => None,
+            Outcome::Retry { reason } => Some(Failure {
+                class: ErrorClass::Internal,
+                reason: format!("gave up after {delivered} deliveries: {reason}"),
+                delivered,
+            }),
+            Outcome::Reject { class, reason } => Some(Failure {
+                class: *class,
+                reason: reason.clone(),
+                delivered,
+            }),
+        }
+    }
 }
 
 /// A service's part of the loop.
@@ -303,6 +335,7 @@ impl<H: Handler> Worker<H> {
                         message: decoded,
                         id,
                         delivered,
+                        max_deliveries: self.retry.max_deliveries,
                     };
                     let outcome = self.handle_with_progress(&message, &delivery).await;
                     (outcome, Some(delivery.message))
@@ -359,14 +392,8 @@ impl<H: Handler> Worker<H> {
         decoded: Option<&H::Message>,
         delivered: u64,
     ) -> &'static str {
-        let failure = match outcome {
-            Outcome::Done => {
-                if let Err(error) = message.double_ack().await {
-                    warn!(%error, "the ack was not confirmed; the message may be delivered again");
-                }
-                return "ack";
-            }
-            Outcome::Retry { reason } if delivered < self.retry.max_deliveries => {
+        let Some(failure) = outcome.failure(delivered, self.retry.max_deliveries) else {
+            if let Outcome::Retry { reason } = outcome {
                 let delay = self.retry.delay(delivered);
                 warn!(%reason, delivered, ?delay, "will retry");
                 if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
@@ -374,16 +401,10 @@ impl<H: Handler> Worker<H> {
                 }
                 return "nak";
             }
-            Outcome::Retry { reason } => Failure {
-                class: ErrorClass::Internal,
-                reason: format!("gave up after {delivered} deliveries: {reason}"),
-                delivered,
-            },
-            Outcome::Reject { class, reason } => Failure {
-                class: *class,
-                reason: reason.clone(),
-                delivered,
-            },
+            if let Err(error) = message.double_ack().await {
+                warn!(%error, "the ack was not confirmed; the message may be delivered again");
+            }
+            return "ack";
         };
         tracing::Span::current().record("otel.status_code", "ERROR");
         warn!(reason = %failure.reason, class = failure.class.as_str_name(), "dead-lettering");
@@ -478,5 +499,34 @@ mod tests {
         };
         let delays: Vec<u64> = (1..=8).map(|d| policy.delay(d).as_secs()).collect();
         assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
+    }
+
+    #[test]
+    fn rejects_and_retries_on_the_last_delivery_are_dead_lettered() {
+        let retry = Outcome::Retry {
+            reason: "relay down".into(),
+        };
+        let reject = Outcome::Reject {
+            class: ErrorClass::Corrupt,
+            reason: "bad CRC".into(),
+        };
+        assert_eq!(Outcome::Done.failure(5, 5), None);
+        assert_eq!(retry.failure(4, 5), None);
+        assert_eq!(
+            retry.failure(5, 5),
+            Some(Failure {
+                class: ErrorClass::Internal,
+                reason: "gave up after 5 deliveries: relay down".into(),
+                delivered: 5,
+            })
+        );
+        assert_eq!(
+            reject.failure(1, 5),
+            Some(Failure {
+                class: ErrorClass::Corrupt,
+                reason: "bad CRC".into(),
+                delivered: 1,
+            })
+        );
     }
 }

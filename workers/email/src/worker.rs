@@ -7,6 +7,15 @@
 //! is acknowledged without sending. What remains at-least-once is the window between the
 //! relay's `250` and the ledger write (milliseconds); the deterministic Message-ID lets the
 //! receiving side spot a duplicate from that window.
+//!
+//! **A job's "PDF ready" email moves the job.** Sent, the job becomes `EMAILED`. Given up on
+//! (refused for good, or still failing on the last delivery), it becomes `EMAIL_FAILED` with
+//! the reason, before the loop dead-letters the request: whoever follows the job sees it end
+//! instead of waiting forever. The decision is the one the loop makes
+//! ([`Delivery::failure`]), asked where the handler decides its outcome. Should the status
+//! write fail, the request is retried rather than dead-lettered; on its last delivery it goes
+//! to the dead letters with both reasons, and a replay finishes the job. A replayed email that
+//! is sent moves an `EMAIL_FAILED` job to `EMAILED`.
 
 use async_nats::jetstream::kv;
 use pdfmill_core::{Context, Delivery, Failure, Handler, Outcome, Worker, instruments};
@@ -96,6 +105,14 @@ impl Handler for Mailer {
             Outcome::Reject { .. } => "rejected",
         };
         metrics::counter!(instruments::EMAILS, "template" => request.template.clone(), "outcome" => label).increment(1);
+        if let (Some(failure), Outcome::Retry { reason } | Outcome::Reject { reason, .. }) =
+            (delivery.failure(&outcome), &outcome)
+            && let Err(error) = self.mark_email_failed(request, &failure).await
+        {
+            return Outcome::Retry {
+                reason: format!("{reason}; and the job could not be marked: {error}"),
+            };
+        }
         outcome
     }
 
@@ -192,16 +209,19 @@ impl Mailer {
                 &result,
             )
             .await?;
-        if request.template == templates::CONVERSION_COMPLETED && !request.job_id.is_empty() {
+        if let Some(job_id) = pdf_ready_job(request) {
             let mut now_emailed = false;
             let status = self
                 .ctx
                 .jobs
-                .update(&request.job_id, |s| {
-                    now_emailed = s.state() == JobState::Converted;
+                .update(job_id, |s| {
+                    // EMAIL_FAILED too: a dead letter replayed once the cause is fixed.
+                    now_emailed = matches!(s.state(), JobState::Converted | JobState::EmailFailed);
                     if now_emailed {
                         s.set_state(JobState::Emailed);
                         s.updated_at = Some(pdfmill_schemas::timestamp_now());
+                        s.error_class = 0;
+                        s.error_message.clear();
                     }
                 })
                 .await?;
@@ -213,10 +233,41 @@ impl Mailer {
         }
         Ok(sent)
     }
+
+    /// Called with a request the loop is about to dead-letter: when it is a job's "PDF ready"
+    /// email, the job ends `EMAIL_FAILED` with the reason (a job already `EMAILED`, or not
+    /// converted, is left as it is). An error means the request must be retried instead.
+    async fn mark_email_failed(
+        &self,
+        request: &EmailRequest,
+        failure: &Failure,
+    ) -> Result<(), pdfmill_core::Error> {
+        let Some(job_id) = pdf_ready_job(request) else {
+            return Ok(());
+        };
+        self.ctx
+            .jobs
+            .update(job_id, |s| {
+                if s.state() == JobState::Converted {
+                    s.set_state(JobState::EmailFailed);
+                    s.updated_at = Some(pdfmill_schemas::timestamp_now());
+                    s.set_error_class(failure.class);
+                    s.error_message = failure.reason.clone();
+                }
+            })
+            .await
+            .map(drop)
+    }
 }
 
 /// KV keys allow `[-/_=.a-zA-Z0-9]`: the sanitised id's `%XX` escapes become `=XX`, which
 /// keeps the mapping one to one (a literal `=` was itself escaped).
 fn ledger_key(email_id: &str) -> Result<String, EmailError> {
     Ok(sanitise_email_id(email_id)?.replace('%', "="))
+}
+
+/// The job a "PDF ready" email is about; other emails move no job.
+fn pdf_ready_job(request: &EmailRequest) -> Option<&str> {
+    (request.template == templates::CONVERSION_COMPLETED && !request.job_id.is_empty())
+        .then_some(request.job_id.as_str())
 }

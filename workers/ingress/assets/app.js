@@ -78,7 +78,7 @@ function follow(id, label) {
   events.addEventListener("status", (message) => {
     const status = JSON.parse(message.data);
     render(item, status);
-    const done = status.state === "failed" || status.state === "emailed" || (status.state === "converted" && !status.email);
+    const done = ["failed", "emailed", "email_failed"].includes(status.state) || (status.state === "converted" && !status.email);
     if (done) events.close();
   });
   events.onerror = () => {
@@ -86,15 +86,21 @@ function follow(id, label) {
   };
 }
 
+function emailNote(status) {
+  if (status.state === "emailed") return `emailed to ${status.email}`;
+  if (status.state === "email_failed") return `could not email ${status.email}; the PDF is ready below`;
+  return `email to ${status.email}`;
+}
+
 function render(item, status) {
   const state = item.querySelector(".state");
-  state.textContent = status.state;
+  state.textContent = status.state.replace("_", " ");
   state.className = `state state-${status.state}`;
   item.dataset.state = status.state;
   const parts = [];
   if (status.pages !== undefined) parts.push(`${status.pages} page${status.pages === 1 ? "" : "s"}`);
   if (status.size_bytes !== undefined) parts.push(formatSize(status.size_bytes));
-  if (status.email) parts.push(status.state === "emailed" ? `emailed to ${status.email}` : `email to ${status.email}`);
+  if (status.email) parts.push(emailNote(status));
   if (status.error) parts.push(`error: ${status.error.message}`);
   const detail = item.querySelector(".detail");
   detail.textContent = parts.join(" · ");

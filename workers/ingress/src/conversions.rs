@@ -44,7 +44,8 @@ pub(crate) struct Accepted {
 }
 
 /// The life of a job: `queued` → `converting` → `converted` → `emailed` (when an address was
-/// given); `failed` ends a job that will not finish.
+/// given); `failed` ends a job that will not finish, `email_failed` a job whose PDF is ready
+/// but whose email could not be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = State)]
@@ -59,6 +60,8 @@ pub(crate) enum State_ {
     Emailed,
     /// It failed for good; see `error`.
     Failed,
+    /// The PDF is ready, but the email could not be sent; see `error`.
+    EmailFailed,
 }
 
 impl From<JobState> for State_ {
@@ -69,6 +72,7 @@ impl From<JobState> for State_ {
             JobState::Converted => State_::Converted,
             JobState::Emailed => State_::Emailed,
             JobState::Failed => State_::Failed,
+            JobState::EmailFailed => State_::EmailFailed,
         }
     }
 }
@@ -111,12 +115,12 @@ pub(crate) struct ConversionStatus {
     /// Where to download the PDF (relative to this server), once converted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pdf_url: Option<String>,
-    /// Why the job failed.
+    /// Why the job failed, or why its email could not be sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<JobError>,
 }
 
-/// Why a job failed.
+/// Why a job failed, or why its email could not be sent.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct JobError {
     /// `corrupt`, `unsupported`, `too_large`, `invalid_request` or `internal`.
@@ -142,13 +146,15 @@ impl ConversionStatus {
             size_bytes: converted.then_some(status.pdf_size_bytes),
             email: (!status.notify_email.is_empty()).then(|| status.notify_email.clone()),
             pdf_url: converted.then(|| format!("/v1/conversions/{id}/pdf")),
-            error: (status.state() == JobState::Failed).then(|| JobError {
-                class: status
-                    .error_class()
-                    .as_str_name()
-                    .trim_start_matches("ERROR_CLASS_")
-                    .to_ascii_lowercase(),
-                message: status.error_message.clone(),
+            error: matches!(status.state(), JobState::Failed | JobState::EmailFailed).then(|| {
+                JobError {
+                    class: status
+                        .error_class()
+                        .as_str_name()
+                        .trim_start_matches("ERROR_CLASS_")
+                        .to_ascii_lowercase(),
+                    message: status.error_message.clone(),
+                }
             }),
             id,
         }
@@ -157,7 +163,7 @@ impl ConversionStatus {
     /// Whether nothing more will happen to the job.
     fn is_final(&self) -> bool {
         match self.state {
-            State_::Failed | State_::Emailed => true,
+            State_::Failed | State_::Emailed | State_::EmailFailed => true,
             State_::Converted => self.email.is_none(),
             State_::Queued | State_::Converting => false,
         }
@@ -365,7 +371,8 @@ pub(crate) async fn status(
 ///
 /// Each change is an event named `status` whose data is the same JSON as
 /// `GET /v1/conversions/{id}`; the first event is the current status. The stream ends after
-/// the job's final state (`failed`, `emailed`, or `converted` when no email was asked for).
+/// the job's final state (`failed`, `emailed`, `email_failed`, or `converted` when no email was
+/// asked for).
 #[utoipa::path(
     get,
     path = "/v1/conversions/{id}/events",

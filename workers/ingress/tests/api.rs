@@ -4,6 +4,7 @@ mod support;
 
 use std::time::Duration;
 
+use pdfmill_email::testing::Reply;
 use serde_json::Value;
 use support::{TestApp, error_of, png};
 
@@ -119,6 +120,56 @@ async fn events_stream_every_state_and_end_with_the_job() {
         .map(|s| order.iter().position(|o| o == s).unwrap())
         .collect();
     assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{states:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_email_ends_the_job_and_its_events_with_email_failed_and_the_pdf_stays() {
+    let app = TestApp::spawn().await;
+    app.smtp.reply_with(Reply::REJECT);
+    let id = app
+        .submit_ok(&[("a.png", png(8, 8))], &[("email", "nobody@example.com")])
+        .await;
+    let events = app
+        .http
+        .get(app.url(&format!("/v1/conversions/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    let text = tokio::time::timeout(WAIT, events.text())
+        .await
+        .expect("the event stream ends with the job")
+        .unwrap();
+    let last: Value = serde_json::from_str(
+        text.lines()
+            .filter_map(|line| line.strip_prefix("data: "))
+            .next_back()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(last["state"], "email_failed", "{text}");
+
+    let (code, status) = app.status(&id).await;
+    assert_eq!(code, 200);
+    assert_eq!(status["state"], "email_failed");
+    assert_eq!(status["email"], "nobody@example.com");
+    assert_eq!(status["error"]["class"], "invalid_request", "{status}");
+    let message = status["error"]["message"].as_str().unwrap();
+    assert!(message.contains("550"), "{message}");
+    let documented = serde_json::to_value(pdfmill_ingress::openapi()).unwrap();
+    let states = documented["components"]["schemas"]["State"]["enum"]
+        .as_array()
+        .unwrap();
+    assert!(states.contains(&status["state"]), "{states:?}");
+
+    let pdf = app
+        .http
+        .get(app.url(status["pdf_url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
+    assert!(app.smtp.messages().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

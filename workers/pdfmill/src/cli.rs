@@ -118,7 +118,9 @@ pub struct SubmitArgs {
     #[arg(long, value_name = "ADDRESS")]
     pub email: Option<String>,
 
-    /// Wait and show progress until the job is done.
+    /// Wait and show progress until the job is done, then print its status. The exit status
+    /// is 1 when the job failed, and also when the PDF was made but the email could not be
+    /// sent (`email_failed`: the status shows the PDF's key and the reason).
     #[arg(long)]
     pub wait: bool,
 

@@ -167,15 +167,20 @@ pub async fn submit(args: SubmitArgs, settings: Settings) -> anyhow::Result<()> 
     if args.wait {
         let status = wait_for_end(&ctx, &job_id, args.email.is_some(), args.timeout).await?;
         print_status(&status, false);
-        if status.state() == JobState::Failed {
-            bail!("job {job_id} failed");
+        match status.state() {
+            JobState::Failed => bail!("job {job_id} failed"),
+            JobState::EmailFailed => bail!(
+                "job {job_id}: the PDF is stored as {}, but the email could not be sent",
+                status.pdf_key
+            ),
+            _ => {}
         }
     }
     Ok(())
 }
 
-/// Watches the job's status until it ends (converted, or emailed when an email was asked
-/// for, or failed), with a spinner that shows the current state.
+/// Watches the job's status until it ends (converted, or emailed or email_failed when an email
+/// was asked for, or failed), with a spinner that shows the current state.
 async fn wait_for_end(
     ctx: &Context,
     job_id: &str,
@@ -209,7 +214,7 @@ async fn wait_for_end(
         let state = status.state();
         spinner.set_message(format!("job {job_id}: {}", state_name(state)));
         let done = match state {
-            JobState::Failed | JobState::Emailed => true,
+            JobState::Failed | JobState::Emailed | JobState::EmailFailed => true,
             JobState::Converted => !emailed,
             _ => false,
         };
@@ -267,6 +272,7 @@ fn state_name(state: JobState) -> &'static str {
         JobState::Converted => "converted",
         JobState::Emailed => "emailed",
         JobState::Failed => "failed",
+        JobState::EmailFailed => "email_failed",
     }
 }
 

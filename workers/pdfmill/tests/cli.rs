@@ -4,6 +4,7 @@ mod support;
 
 use std::{process::Output, time::Duration};
 
+use pdfmill_email::testing::Reply;
 use pdfmill_schemas::{streams, v1::JobState};
 use support::{TestSystem, suite};
 
@@ -116,5 +117,57 @@ async fn a_dead_letter_can_be_listed_and_replayed_after_the_cause_is_fixed() {
         system.stream_messages(streams::DLQ).await,
         0,
         "a replayed letter leaves the DLQ"
+    );
+}
+
+#[tokio::test]
+async fn submit_stops_waiting_when_the_email_fails_and_a_replay_sends_it() {
+    let system = TestSystem::spawn().await;
+    system.smtp.reply_with(Reply::REJECT);
+    let image = suite("basn2c08.png");
+    let output = pdfmill(
+        &system,
+        &[
+            "submit",
+            image.to_str().unwrap(),
+            "--email",
+            "hal@example.com",
+            "--job-id",
+            "cli-refused",
+            "--wait",
+        ],
+    )
+    .await;
+    let (printed, stderr) = (stdout(&output), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(1), "{printed}{stderr}");
+    assert!(
+        printed.contains("state    email_failed")
+            && printed.contains("pdf      pdfs/cli-refused.pdf")
+            && printed.contains("550"),
+        "{printed}"
+    );
+    assert!(
+        stderr
+            .contains("the PDF is stored as pdfs/cli-refused.pdf, but the email could not be sent"),
+        "{stderr}"
+    );
+
+    // Once the relay accepts, the dead letter is replayed and the job is emailed after all.
+    system.smtp.reply_with(Reply::ACCEPT);
+    system
+        .wait_for_dead_letters(1, Duration::from_secs(10))
+        .await;
+    let replayed = pdfmill(&system, &["dlq", "replay", "--all"]).await;
+    assert!(stdout(&replayed).contains("replayed 1 dead letter"));
+    let status = system
+        .wait_for_state("cli-refused", JobState::Emailed, Duration::from_secs(30))
+        .await;
+    assert!(status.error_message.is_empty(), "{status:?}");
+    assert_eq!(
+        system
+            .wait_for_emails(1, Duration::from_secs(10))
+            .await
+            .len(),
+        1
     );
 }

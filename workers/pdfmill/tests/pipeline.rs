@@ -5,6 +5,8 @@ mod support;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
+use pdfmill_core::RetryPolicy;
+use pdfmill_email::testing::Reply;
 use pdfmill_schemas::{
     content_types, headers, streams, subjects,
     v1::{ErrorClass, JobState},
@@ -205,14 +207,7 @@ async fn a_payload_that_is_not_a_message_is_dead_lettered_once() {
         .await
         .unwrap();
 
-    let deadline = std::time::Instant::now() + WAIT;
-    while system.stream_messages(streams::DLQ).await < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "both payloads must be dead-lettered"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    system.wait_for_dead_letters(2, WAIT).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         system.stream_messages(streams::DLQ).await,
@@ -274,5 +269,103 @@ async fn emails_wait_out_an_smtp_outage_and_all_arrive_once() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(smtp.messages().len(), 3, "each email arrives once");
     assert_eq!(system.stream_messages(streams::DLQ).await, 0);
+    system.stop_workers().await;
+}
+
+#[tokio::test]
+async fn a_refused_email_ends_its_job_email_failed_with_the_pdf_kept_and_one_dead_letter() {
+    let system = TestSystem::spawn().await;
+    system.smtp.reply_with(Reply::REJECT);
+    system
+        .submit(
+            "refused",
+            &[image("basn2c08.png")],
+            Some("nobody@example.com"),
+        )
+        .await;
+
+    let status = system
+        .wait_for_state("refused", JobState::EmailFailed, WAIT)
+        .await;
+    assert_eq!(status.error_class(), ErrorClass::InvalidRequest);
+    assert!(
+        status.error_message.contains("refused the email for good")
+            && status.error_message.contains("550"),
+        "the job says why: {}",
+        status.error_message
+    );
+    assert_eq!(status.pdf_key, "pdfs/refused.pdf");
+    let pdf = system.ctx.store.get("pdfs/refused.pdf").await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-") && pdf.len() as u64 == status.pdf_size_bytes);
+
+    // Dead-lettered on its first delivery, and gone from the work queue: past the first retry
+    // delay (1 s) nothing came back.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let letters = system.stream_subjects(streams::DLQ).await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let (subject, map) = &letters[0];
+    assert_eq!(
+        *subject,
+        subjects::dead_letter_subject(subjects::EMAIL_SEND)
+    );
+    assert_eq!(map.get(headers::DELIVERY_COUNT).unwrap().as_str(), "1");
+    assert!(
+        map.get(headers::ERROR_MESSAGE)
+            .unwrap()
+            .as_str()
+            .contains("550")
+    );
+    assert_eq!(system.stream_messages(streams::EMAIL).await, 0);
+    assert!(system.smtp.messages().is_empty());
+    let status = system.ctx.jobs.get("refused").await.unwrap().unwrap();
+    assert_eq!(status.state(), JobState::EmailFailed, "and it stays there");
+}
+
+#[tokio::test]
+async fn an_email_still_failing_on_its_last_delivery_ends_its_job_email_failed() {
+    let mut system = TestSystem::start().await;
+    system.smtp.reply_with(Reply::TRY_LATER);
+    system
+        .start_workers_with(|email| {
+            email.with_retry(RetryPolicy {
+                first_delay: Duration::from_millis(100),
+                max_delay: Duration::from_millis(100),
+                max_deliveries: 3,
+            })
+        })
+        .await;
+    system
+        .submit(
+            "greylisted",
+            &[image("basn2c08.png")],
+            Some("eve@example.com"),
+        )
+        .await;
+
+    let status = system
+        .wait_for_state("greylisted", JobState::EmailFailed, WAIT)
+        .await;
+    assert_eq!(status.error_class(), ErrorClass::Internal);
+    assert!(
+        status
+            .error_message
+            .starts_with("gave up after 3 deliveries: the SMTP relay asked to try again later"),
+        "{}",
+        status.error_message
+    );
+    assert!(
+        system
+            .ctx
+            .store
+            .exists("pdfs/greylisted.pdf")
+            .await
+            .unwrap()
+    );
+    let letters = system.wait_for_dead_letters(1, WAIT).await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(
+        letters[0].1.get(headers::DELIVERY_COUNT).unwrap().as_str(),
+        "3"
+    );
     system.stop_workers().await;
 }

@@ -10,10 +10,10 @@ use std::{
 };
 
 pub use pdfmill_core::testing::NatsServer;
-use pdfmill_core::{Context, Settings};
-use pdfmill_email::testing::SmtpCapture;
+use pdfmill_core::{Context, Settings, Worker};
+use pdfmill_email::{testing::SmtpCapture, worker::Mailer};
 use pdfmill_schemas::{
-    subjects,
+    streams, subjects,
     v1::{ConvertRequest, ImageRef, JobState, JobStatus},
 };
 use tokio_util::sync::CancellationToken;
@@ -111,10 +111,21 @@ impl TestSystem {
 
     /// Starts one convert and one email worker in this process.
     pub async fn start_workers(&mut self) {
+        self.start_workers_with(|email| email).await
+    }
+
+    /// As [`TestSystem::start_workers`], with the email worker adjusted first (its retry
+    /// timing, say).
+    pub async fn start_workers_with(
+        &mut self,
+        adjust: impl FnOnce(Worker<Mailer>) -> Worker<Mailer>,
+    ) {
         let convert = pdfmill_convert::worker(self.ctx.clone()).await.unwrap();
-        let email = pdfmill_email::worker::worker(self.ctx.clone())
-            .await
-            .unwrap();
+        let email = adjust(
+            pdfmill_email::worker::worker(self.ctx.clone())
+                .await
+                .unwrap(),
+        );
         let (a, b) = (self.workers.clone(), self.workers.clone());
         self.tasks
             .push(tokio::spawn(async move { convert.run(a).await.unwrap() }));
@@ -240,6 +251,23 @@ impl TestSystem {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.smtp.messages()
+    }
+
+    /// Waits until the DLQ holds `count` dead letters, and returns them.
+    pub async fn wait_for_dead_letters(
+        &self,
+        count: u64,
+        timeout: Duration,
+    ) -> Vec<(String, async_nats::HeaderMap)> {
+        let deadline = Instant::now() + timeout;
+        while self.stream_messages(streams::DLQ).await < count {
+            assert!(
+                Instant::now() < deadline,
+                "{count} dead letters did not arrive in {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.stream_subjects(streams::DLQ).await
     }
 
     /// Number of PDF objects in the store.
