@@ -10,11 +10,13 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -236,13 +238,22 @@ def run_once(cmd, env, workdir, rss=False):
     with open(err_file, "wb") as err:
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run(full, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=err, timeout=RUN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            return time.perf_counter() - t0, None, f"timed out after {RUN_TIMEOUT_S} s"
+            proc = subprocess.Popen(full, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=err)
         except OSError as e:
             return time.perf_counter() - t0, None, str(e)
+        # A blocking wait, with a timer to kill a hung run. Not wait(timeout=...): with a
+        # timeout, Python polls with sleeps that double from 0.5 ms to 50 ms, which rounds every
+        # time up to the next poll (3.5, 7.5, 15.5, 31.5, 63.5 ms, …).
+        watchdog = threading.Timer(RUN_TIMEOUT_S, proc.kill)
+        watchdog.start()
+        try:
+            proc.wait()
+        finally:
+            watchdog.cancel()
         wall = time.perf_counter() - t0
+        if proc.returncode == -signal.SIGKILL and wall >= RUN_TIMEOUT_S:
+            return wall, None, f"timed out after {RUN_TIMEOUT_S} s"
     words = rss_file.read_text().split() if rss and rss_file.exists() else []
     peak = int(words[-1]) if words and words[-1].isdigit() else None
     if proc.returncode != 0:
