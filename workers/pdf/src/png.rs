@@ -91,22 +91,15 @@ pub(crate) fn read(mut bytes: Vec<u8>, limits: &Limits) -> Result<PlacedImage, E
     let transparency = chunks.transparency.map(<[u8]>::to_vec);
     let data_parts = chunks.data;
 
-    let needs_decoding = header.interlaced || header.has_alpha();
     let placed = |xobject, pass_through| PlacedImage {
         xobject,
         density,
         orientation: 1,
         pass_through,
     };
-    if header.has_alpha() && !header.interlaced {
-        return Ok(placed(
-            split_while_decoding(header, color_space, &bytes, limits)?,
-            false,
-        ));
-    }
-    if needs_decoding {
-        let samples = decode(&bytes, limits)?;
-        let xobject = from_samples(header, color_space, transparency.as_deref(), &samples)?;
+    if header.interlaced || header.has_alpha() {
+        let xobject =
+            compress_while_decoding(header, color_space, transparency.as_deref(), &bytes, limits)?;
         return Ok(placed(xobject, false));
     }
 
@@ -379,41 +372,123 @@ fn reader<'b>(bytes: &'b [u8], limits: &Limits) -> Result<png::Reader<Cursor<&'b
     decoder.read_info().map_err(decoding_error)
 }
 
-/// Grey+alpha or RGBA, not interlaced: decoded row by row, each row split into its colour and
-/// alpha planes at once, and each band of rows compressed while the next is decoded.
-fn split_while_decoding(
+/// An image with an alpha channel or interlaced: decoded row by row in image order, each row
+/// split into its colour and alpha planes at once (when there is alpha), and each band of rows
+/// compressed while the next is decoded.
+fn compress_while_decoding(
     header: Header,
     color_space: ColorSpace,
+    transparency: Option<&[u8]>,
     bytes: &[u8],
     limits: &Limits,
 ) -> Result<XObject, Error> {
     let (width, height, depth) = (header.width, header.height, header.bit_depth);
-    let mut reader = reader(bytes, limits)?;
-    let mut row = vec![0; reader.output_line_size(width).unwrap_or_default()];
-    let shapes = [
-        shape(width, header.channels() - 1, depth),
-        shape(width, 1, depth),
-    ];
-    let split_row = splitter(header.channels(), usize::from(depth / 8));
+    let mut source = RowSource::new(reader(bytes, limits)?, header)?;
+    let color_channels = header.channels() - usize::from(header.has_alpha());
+    let mut shapes = vec![shape(width, color_channels, depth)];
+    let split_row = header.has_alpha().then(|| {
+        shapes.push(shape(width, 1, depth));
+        splitter(header.channels(), usize::from(depth / 8))
+    });
     let planes = flate::compress_while_filling(&shapes, height as usize, |planes| {
-        if reader.read_row(&mut row).map_err(decoding_error)?.is_none() {
-            return Err(Error::png("its image data ends early"));
+        let row = source.next_row()?;
+        match (planes, split_row) {
+            ([color, alpha], Some(split_row)) => split_row(row, color, alpha),
+            ([color], None) => color.copy_from_slice(row),
+            _ => unreachable!("a plane for alpha exactly when there is alpha"),
         }
-        let [color, alpha] = planes else {
-            unreachable!("two planes")
-        };
-        split_row(&row, color, alpha);
         Ok::<(), Error>(())
     })?;
-    // Past the last row: reads the rest of the image data, as a whole-frame decode does.
-    reader.read_row(&mut row).map_err(decoding_error)?;
-    let [color, alpha] = planes.try_into().ok().expect("two planes");
-    let mask = if is_opaque(&alpha.samples) {
-        Mask::None
-    } else {
-        Mask::Soft(Box::new(grey_image(&header, depth, alpha.stream)))
+    source.finish()?;
+    let mut planes = planes.into_iter();
+    let color = planes.next().expect("a colour plane");
+    let mask = match (planes.next(), &color_space, transparency) {
+        (Some(alpha), ..) if is_opaque(&alpha.samples) => Mask::None,
+        (Some(alpha), ..) => Mask::Soft(Box::new(grey_image(&header, depth, alpha.stream))),
+        (None, _, None) => Mask::None,
+        (None, ColorSpace::Indexed { .. }, Some(alpha)) => index_color_key(alpha)
+            .map_or_else(|| palette_soft_mask(header, alpha, &color.samples), Ok)?,
+        (None, _, Some(key)) => color_key(header, key),
     };
     Ok(flate_image(&header, depth, color_space, color.stream, mask))
+}
+
+/// The rows of an image, top to bottom, as the file stores them (packed, at its bit depth).
+///
+/// Adam7 puts every pixel of the even rows in passes 1 to 6 and every pixel of the odd rows
+/// in pass 7, one pass row per image row, in order. So passes 1 to 6 are decoded into a frame
+/// first, and from then on rows come out in order as pass 7 decodes: half the decoding of an
+/// interlaced image overlaps its compression too.
+struct RowSource<'b> {
+    reader: png::Reader<Cursor<&'b [u8]>>,
+    row: Vec<u8>,
+    row_bytes: usize,
+    /// Interlaced: the even rows, filled by passes 1 to 6 (the odd rows stay unused).
+    frame: Option<Vec<u8>>,
+    /// Interlaced: the first row of pass 7 was read while looking for the end of pass 6.
+    held: bool,
+    next: usize,
+}
+
+impl<'b> RowSource<'b> {
+    fn new(mut reader: png::Reader<Cursor<&'b [u8]>>, header: Header) -> Result<Self, Error> {
+        let row_bytes = shape(header.width, header.channels(), header.bit_depth).row_bytes;
+        let mut row = vec![0; reader.output_line_size(header.width).unwrap_or_default()];
+        let mut frame = None;
+        let mut held = false;
+        if header.interlaced {
+            let bits_per_pixel = (header.channels() * usize::from(header.bit_depth)) as u8;
+            let first_of_pass_7 = png::Adam7Info::new(7, 0, header.width);
+            let mut even = vec![0; row_bytes * header.height as usize];
+            while let Some(info) = reader.read_row(&mut row).map_err(decoding_error)? {
+                let png::InterlaceInfo::Adam7(info) = info else {
+                    unreachable!("an interlaced image has Adam7 rows")
+                };
+                if info == first_of_pass_7 {
+                    held = true;
+                    break;
+                }
+                png::expand_interlaced_row(&mut even, row_bytes, &row, &info, bits_per_pixel);
+            }
+            frame = Some(even);
+        }
+        Ok(RowSource {
+            reader,
+            row,
+            row_bytes,
+            frame,
+            held,
+            next: 0,
+        })
+    }
+
+    fn next_row(&mut self) -> Result<&[u8], Error> {
+        let y = self.next;
+        self.next += 1;
+        if let Some(frame) = &self.frame
+            && y.is_multiple_of(2)
+        {
+            return Ok(&frame[y * self.row_bytes..(y + 1) * self.row_bytes]);
+        }
+        if !std::mem::take(&mut self.held)
+            && self
+                .reader
+                .read_row(&mut self.row)
+                .map_err(decoding_error)?
+                .is_none()
+        {
+            return Err(Error::png("its image data ends early"));
+        }
+        Ok(&self.row[..self.row_bytes])
+    }
+
+    /// Past the last row: reads the rest of the image data, as a whole-frame decode does.
+    fn finish(mut self) -> Result<(), Error> {
+        self.reader
+            .read_row(&mut self.row)
+            .map_err(decoding_error)
+            .map(drop)
+    }
 }
 
 fn decoding_error(error: png::DecodingError) -> Error {
@@ -424,46 +499,6 @@ fn decoding_error(error: png::DecodingError) -> Error {
         png::DecodingError::Parameter(e) => Error::Unsupported(e.to_string()),
         other => Error::png(format!("its image data cannot be decoded: {other}")),
     }
-}
-
-/// Builds the XObject from decoded samples (interlaced or with an alpha channel).
-fn from_samples(
-    header: Header,
-    color_space: ColorSpace,
-    transparency: Option<&[u8]>,
-    samples: &[u8],
-) -> Result<XObject, Error> {
-    let (width, depth) = (header.width, header.bit_depth);
-    let color_channels = if header.channels() <= 2 { 1 } else { 3 };
-    let color_rows = |samples| rows(samples, width, color_channels, depth);
-    let (data, mask) = if header.has_alpha() {
-        let (color, alpha) = split_alpha(samples, header.channels(), usize::from(depth / 8));
-        if is_opaque(&alpha) {
-            let [color] = flate::compress(&[color_rows(&color)])
-                .try_into()
-                .expect("one stream per plane");
-            (color, Mask::None)
-        } else {
-            let [color, alpha] =
-                flate::compress(&[color_rows(&color), rows(&alpha, width, 1, depth)])
-                    .try_into()
-                    .expect("one stream per plane");
-            let mask = Mask::Soft(Box::new(grey_image(&header, depth, alpha)));
-            (color, mask)
-        }
-    } else {
-        let mask = match (&color_space, transparency) {
-            (_, None) => Mask::None,
-            (ColorSpace::Indexed { .. }, Some(alpha)) => index_color_key(alpha)
-                .map_or_else(|| palette_soft_mask(header, alpha, samples), Ok)?,
-            (_, Some(key)) => color_key(header, key),
-        };
-        let [color] = flate::compress(&[color_rows(samples)])
-            .try_into()
-            .expect("one stream per plane");
-        (color, mask)
-    };
-    Ok(flate_image(&header, depth, color_space, data, mask))
 }
 
 /// Describes packed rows of `channels` samples of `depth` bits per pixel.
@@ -480,15 +515,6 @@ fn shape(width: u32, channels: usize, depth: u8) -> flate::Shape {
         row_bytes: (width as usize * bits_per_pixel).div_ceil(8),
         filter_distance: (bits_per_pixel / 8).max(1),
     }
-}
-
-/// Splits interleaved colour+alpha samples of `bytes_per_sample` bytes into two planes.
-fn split_alpha(samples: &[u8], channels: usize, bytes_per_sample: usize) -> (Vec<u8>, Vec<u8>) {
-    let pixels = samples.len() / (channels * bytes_per_sample);
-    let mut color = vec![0; pixels * (channels - 1) * bytes_per_sample];
-    let mut alpha = vec![0; pixels * bytes_per_sample];
-    splitter(channels, bytes_per_sample)(samples, &mut color, &mut alpha);
-    (color, alpha)
 }
 
 /// The function that splits interleaved colour+alpha samples of `bytes_per_sample` bytes into
@@ -628,7 +654,8 @@ mod tests {
     #[test]
     fn split_alpha_keeps_sixteen_bit_samples_whole() {
         let samples = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
-        let (color, alpha) = split_alpha(&samples, 2, 2);
+        let (mut color, mut alpha) = ([0; 8], [0; 8]);
+        splitter(2, 2)(&samples, &mut color, &mut alpha);
         assert_eq!(color, [1, 2, 5, 6, 9, 10, 13, 14]);
         assert_eq!(alpha, [3, 4, 7, 8, 11, 12, 15, 16]);
     }
