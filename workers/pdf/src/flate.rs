@@ -53,10 +53,10 @@ const BANDS_PER_THREAD: usize = 4;
 /// (RFC 1950, 2.2); `0x7801 % 31 == 0` as FCHECK requires.
 const ZLIB_HEADER: [u8; 2] = [0x78, 0x01];
 
-/// Rows per band for planes of `image_bytes` in all, `row_bytes` per row in all.
-fn band_rows(height: usize, image_bytes: usize, row_bytes: usize) -> usize {
+/// Rows per band for `height` rows of `row_bytes` each (summed over the planes cut alike).
+fn band_rows(height: usize, row_bytes: usize) -> usize {
     let threads = rayon::current_num_threads();
-    if image_bytes < 2 * MIN_BAND_BYTES || threads == 1 {
+    if height * row_bytes < 2 * MIN_BAND_BYTES || threads == 1 {
         return height.max(1);
     }
     height
@@ -72,7 +72,7 @@ pub(crate) fn compress(planes: &[Rows<'_>]) -> Vec<Vec<u8>> {
         .enumerate()
         .flat_map(|(plane, rows)| {
             let height = rows.samples.len() / rows.shape.row_bytes.max(1);
-            let band_rows = band_rows(height, rows.samples.len(), rows.shape.row_bytes);
+            let band_rows = band_rows(height, rows.shape.row_bytes);
             split_into_bands(rows, band_rows).map(move |band| (plane, band))
         })
         .collect();
@@ -93,9 +93,8 @@ pub(crate) fn compress_while_filling<E: Send>(
     height: usize,
     fill: impl FnMut(&mut [&mut [u8]]) -> Result<(), E> + Send,
 ) -> Result<Vec<Compressed>, E> {
-    let image_bytes: usize = shapes.iter().map(|shape| shape.row_bytes * height).sum();
     let row_bytes: usize = shapes.iter().map(|shape| shape.row_bytes).sum();
-    let band_rows = band_rows(height, image_bytes, row_bytes);
+    let band_rows = band_rows(height, row_bytes);
     let mut planes: Vec<Vec<u8>> = shapes
         .iter()
         .map(|shape| vec![0; shape.row_bytes * height])
