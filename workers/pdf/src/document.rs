@@ -28,7 +28,10 @@ pub struct PageInfo {
 ///
 /// ```
 /// use pdfmill_pdf::{Document, Options};
-/// # let png = std::fs::read("../../../shared/testdata/pngsuite/basn2c08.png").unwrap();
+/// # let mut png = Vec::new();
+/// # let mut encoder = png::Encoder::new(&mut png, 2, 2);
+/// # encoder.set_color(png::ColorType::Rgb);
+/// # encoder.write_header().unwrap().write_image_data(&[0x7f; 2 * 2 * 3]).unwrap();
 /// let mut document = Document::new(Options::default());
 /// document.add_image(png)?;
 /// let mut pdf = Vec::new();

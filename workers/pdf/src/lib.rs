@@ -15,7 +15,11 @@
 //! which all end before the call returns.
 //!
 //! ```
-//! # let png = std::fs::read("../../../shared/testdata/pngsuite/basn6a16.png").unwrap();
+//! # let mut png = Vec::new();
+//! # let mut encoder = png::Encoder::new(&mut png, 2, 2);
+//! # encoder.set_color(png::ColorType::Rgba);
+//! # encoder.set_depth(png::BitDepth::Sixteen);
+//! # encoder.write_header().unwrap().write_image_data(&[0x7f; 2 * 2 * 8]).unwrap();
 //! let options = pdfmill_pdf::Options::default();
 //! let mut pdf = Vec::new();
 //! let pages = pdfmill_pdf::convert([png], &options, &mut pdf)?;

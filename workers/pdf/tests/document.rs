@@ -9,7 +9,7 @@ use support::stored_image;
 
 fn suite(name: &str) -> Vec<u8> {
     std::fs::read(format!(
-        "{}/../../../shared/testdata/pngsuite/{name}",
+        "{}/tests/pngsuite/{name}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()

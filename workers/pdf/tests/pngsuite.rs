@@ -8,7 +8,7 @@ use pdfmill_pdf::{ErrorKind, Layout, Options};
 use support::{Rgba16, extract, qpdf_check, reference, render, require};
 
 fn suite() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/pngsuite");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pngsuite");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("PngSuite is expected at {}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())

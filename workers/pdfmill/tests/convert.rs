@@ -7,7 +7,7 @@ use std::{
 
 fn suite(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/pngsuite")
+        .join("../pdf/tests/pngsuite")
         .join(name)
 }
 

@@ -28,7 +28,7 @@ pub fn root() -> PathBuf {
 
 /// A PngSuite image.
 pub fn suite(name: &str) -> PathBuf {
-    root().join("../shared/testdata/pngsuite").join(name)
+    root().join("workers/pdf/tests/pngsuite").join(name)
 }
 
 /// A `width`×`height` RGBA PNG of noise: slow to convert (decode, split, re-compress), for
