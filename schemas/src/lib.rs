@@ -28,6 +28,9 @@
 //! # Ok::<(), pdfmill_schemas::payload::DecodeError>(())
 //! ```
 //!
+//! The job's own rules (its id and derived keys, page options, lifecycle, email catalogue)
+//! are types in [`domain`], parsed once wherever a value enters the system.
+//!
 //! Names are constants here ([`subjects`], [`streams`], [`consumers`], [`buckets`],
 //! [`headers`], [`content_types`]) and never string literals in services; the JSON files in
 //! `nats/` define the same streams and consumers for the `nats` CLI.
@@ -35,6 +38,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod domain;
 pub mod payload;
 
 mod generated {
