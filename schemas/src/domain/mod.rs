@@ -35,7 +35,8 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    pub(crate) fn new(field: &'static str, reason: impl Into<String>) -> Self {
+    /// An invalid `field`, and why.
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
         Invalid {
             field,
             reason: reason.into(),

@@ -1,6 +1,7 @@
 //! The one consumer loop every worker shares.
 //!
-//! A service implements [`Handler`]: it gets a decoded message and returns an [`Outcome`].
+//! A service implements [`Handler`]: it gets a decoded message and returns `Ok` or its error,
+//! which becomes an [`Outcome`] by one rule (`From<&Error> for Outcome`).
 //! Everything else — pulling, decoding, trace context, progress acks, the ack decision,
 //! dead-lettering, bounded concurrency and shutdown — happens here, once:
 //!
@@ -8,7 +9,7 @@
 //! |---|---|
 //! | [`Outcome::Done`] | double ack (waits for the server to confirm) |
 //! | [`Outcome::Retry`] | nak with a delay that grows with the delivery count; on the last delivery, dead-letter instead |
-//! | [`Outcome::Reject`] | dead-letter: publish to `dlq.<subject>`, tell the handler, terminate |
+//! | [`Outcome::Reject`] | tell the handler ([`Handler::on_dead_letter`]), dead-letter: publish to `dlq.<subject>`, terminate |
 //! | undecodable payload | same as a reject: it will never decode |
 //!
 //! **Backpressure.** The loop asks the server for at most as many messages as it has free
@@ -28,10 +29,7 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use async_nats::{
-    HeaderMap,
-    jetstream::{self, AckKind, consumer::PullConsumer},
-};
+use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
 use futures::StreamExt;
 use pdfmill_schemas::{
     headers,
@@ -65,7 +63,7 @@ pub enum Outcome {
     },
 }
 
-/// A message that failed for good, as told to [`Handler::dead_lettered`].
+/// A message that failed for good, as told to [`Handler::on_dead_letter`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     /// Who is at fault.
@@ -85,17 +83,6 @@ pub struct Delivery<M> {
     pub id: String,
     /// 1 on the first delivery, 2 on the first redelivery, …
     pub delivered: u64,
-    max_deliveries: u64,
-}
-
-impl<M> Delivery<M> {
-    /// The failure the loop will dead-letter this message with when the handler returns
-    /// `outcome`: a reject's own, or a retry's on the last delivery; `None` when the message
-    /// will be acknowledged or delivered again. A handler that records a failure beyond the
-    /// dead letter (a job's status) asks here, so it records exactly the messages that end.
-    pub fn failure(&self, outcome: &Outcome) -> Option<Failure> {
-        outcome.failure(self.delivered, self.max_deliveries)
-    }
 }
 
 impl Outcome {
@@ -123,20 +110,29 @@ impl Outcome {
 pub trait Handler: Send + Sync + 'static {
     /// The message type on this consumer's subject.
     type Message: Payload + Send + Sync + 'static;
+    /// What can go wrong; the loop turns it into an [`Outcome`] (a service's error delegates
+    /// to core's rule for the plumbing's errors, `From<&Error> for Outcome`).
+    type Error: Into<Outcome> + Send;
 
-    /// Does the work for one message and says how it went. Must be idempotent: a message can
-    /// be delivered again after a crash.
-    fn handle(&self, delivery: &Delivery<Self::Message>) -> impl Future<Output = Outcome> + Send;
+    /// Does the work for one message. Must be idempotent: a message can be delivered again
+    /// after a crash.
+    fn handle(
+        &self,
+        delivery: &Delivery<Self::Message>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
-    /// Called after a message was dead-lettered, with the message when it decoded (to record
-    /// the failure in job status, send a failure event, …). Default: nothing.
-    fn dead_lettered(
+    /// Called when the loop is about to dead-letter a message, with the message when it
+    /// decoded: the place to record the failure beyond the dead letter (a job's status, a
+    /// failure event, a failure email). An error makes the loop deliver the message again
+    /// instead (on its last delivery it is dead-lettered anyway, with both reasons), so what
+    /// this records is never lost. Must be idempotent. Default: nothing.
+    fn on_dead_letter(
         &self,
         message: Option<&Self::Message>,
         failure: &Failure,
-    ) -> impl Future<Output = ()> + Send {
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         let _ = (message, failure);
-        async {}
+        async { Ok(()) }
     }
 }
 
@@ -335,9 +331,11 @@ impl<H: Handler> Worker<H> {
                         message: decoded,
                         id,
                         delivered,
-                        max_deliveries: self.retry.max_deliveries,
                     };
-                    let outcome = self.handle_with_progress(&message, &delivery).await;
+                    let outcome = match self.handle_with_progress(&message, &delivery).await {
+                        Ok(()) => Outcome::Done,
+                        Err(error) => error.into(),
+                    };
                     (outcome, Some(delivery.message))
                 }
                 Err(error) => (
@@ -366,7 +364,7 @@ impl<H: Handler> Worker<H> {
         &self,
         message: &jetstream::Message,
         delivery: &Delivery<H::Message>,
-    ) -> Outcome {
+    ) -> Result<(), H::Error> {
         let work = self.handler.handle(delivery);
         tokio::pin!(work);
         let mut ticks = tokio::time::interval((self.ack_wait / 3).max(Duration::from_millis(100)));
@@ -392,14 +390,11 @@ impl<H: Handler> Worker<H> {
         decoded: Option<&H::Message>,
         delivered: u64,
     ) -> &'static str {
-        let Some(failure) = outcome.failure(delivered, self.retry.max_deliveries) else {
+        let Some(mut failure) = outcome.failure(delivered, self.retry.max_deliveries) else {
             if let Outcome::Retry { reason } = outcome {
                 let delay = self.retry.delay(delivered);
                 warn!(%reason, delivered, ?delay, "will retry");
-                if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
-                    warn!(%error, "nak failed; the message comes back after its ack wait");
-                }
-                return "nak";
+                return self.nak(message, delay).await;
             }
             if let Err(error) = message.double_ack().await {
                 warn!(%error, "the ack was not confirmed; the message may be delivered again");
@@ -407,22 +402,40 @@ impl<H: Handler> Worker<H> {
             return "ack";
         };
         tracing::Span::current().record("otel.status_code", "ERROR");
+        if let Err(error) = self.handler.on_dead_letter(decoded, &failure).await {
+            let reason = match error.into() {
+                Outcome::Retry { reason } | Outcome::Reject { reason, .. } => reason,
+                Outcome::Done => String::new(),
+            };
+            if delivered < self.retry.max_deliveries {
+                warn!(%reason, "recording the failure failed; the message will be delivered again");
+                return self.nak(message, self.retry.delay(delivered)).await;
+            }
+            failure.reason = format!(
+                "{}; and recording the failure failed: {reason}",
+                failure.reason
+            );
+        }
         warn!(reason = %failure.reason, class = failure.class.as_str_name(), "dead-lettering");
         if let Err(error) = self.dead_letter(message, &failure).await {
             // Without a dead letter the message must not be dropped: let it come back.
             warn!(%error, "dead-lettering failed; the message will be delivered again");
-            let _ = message
-                .ack_with(AckKind::Nak(Some(self.retry.max_delay)))
-                .await;
-            return "nak";
+            return self.nak(message, self.retry.max_delay).await;
         }
         metrics::counter!(instruments::DEAD_LETTERS, "subject" => self.subject, "class" => failure.class.as_str_name())
             .increment(1);
-        self.handler.dead_lettered(decoded, &failure).await;
         if let Err(error) = message.ack_with(AckKind::Term).await {
             warn!(%error, "terminating the message failed");
         }
         "dead_letter"
+    }
+
+    /// Asks the server to deliver `message` again after `delay`.
+    async fn nak(&self, message: &jetstream::Message, delay: Duration) -> &'static str {
+        if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
+            warn!(%error, "nak failed; the message comes back after its ack wait");
+        }
+        "nak"
     }
 
     /// Publishes the original payload and headers to `dlq.<subject>`, with the failure.
@@ -462,28 +475,6 @@ impl<H: Handler> Worker<H> {
 /// Header values cannot hold line breaks.
 fn one_line(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
-}
-
-/// Copies `map` without the headers a replay must not carry over.
-pub fn replay_headers(map: &HeaderMap) -> HeaderMap {
-    let mut copy = HeaderMap::new();
-    for (name, values) in map.iter() {
-        let name: &str = name.as_ref();
-        let dropped = [
-            headers::ERROR_CLASS,
-            headers::ERROR_MESSAGE,
-            headers::ORIGINAL_SUBJECT,
-            headers::DELIVERY_COUNT,
-            headers::NATS_MSG_ID,
-        ];
-        if dropped.iter().any(|d| d.eq_ignore_ascii_case(name)) {
-            continue;
-        }
-        for value in values {
-            copy.append(name, value.as_str());
-        }
-    }
-    copy
 }
 
 #[cfg(test)]

@@ -4,11 +4,15 @@
 //! that a service crate contains only its own work:
 //!
 //! - [`config`]: the typed settings, loaded once (figment layers);
-//! - [`topology`]: the streams, consumers and KV buckets of `nats/`, declared at start-up;
+//! - [`topology`]: the streams, consumers and KV buckets of `nats/`, declared by the roles at
+//!   start-up (connecting declares nothing);
+//! - [`Error`]: the plumbing's errors, and the one rule from an error to an [`Outcome`];
 //! - [`Publisher`]: publishing with dedup ids, content type and trace context;
 //! - [`consume`]: the one consumer loop — decode, hand over, ack / nak / dead-letter;
+//! - [`DeadLetters`]: listing and replaying what the loop dead-lettered;
 //! - [`Store`]: the object store that holds images and PDFs;
-//! - [`Jobs`]: job status in the `jobs` KV bucket; [`Context::submit`]: queueing a job;
+//! - [`Jobs`]: job status in the `jobs` KV bucket, changed only by its lifecycle verbs;
+//!   [`Context::submit`]: queueing a job;
 //! - [`telemetry`]: logs and traces; [`instruments`]: Prometheus metrics.
 //!
 //! [`Context`] bundles the connections a service's `run(ctx, shutdown)` needs.
@@ -18,6 +22,7 @@
 
 pub mod config;
 pub mod consume;
+mod dead_letters;
 mod error;
 pub mod instruments;
 mod jobs;
@@ -34,11 +39,12 @@ use std::time::Duration;
 use async_nats::jetstream;
 pub use config::{Secret, Settings};
 pub use consume::{Delivery, Failure, Handler, Outcome, RetryPolicy, Worker};
+pub use dead_letters::{DeadLetter, DeadLetters};
 pub use error::Error;
-pub use jobs::Jobs;
+pub use jobs::{Jobs, Marked, StoredPdf};
 pub use publish::{Published, Publisher, extract_trace_context, inject_trace_context};
 pub use store::Store;
-pub use submit::{Upload, request_digest};
+pub use submit::{Submission, Upload};
 
 /// Everything a service needs, connected.
 #[derive(Clone)]
@@ -58,13 +64,16 @@ pub struct Context {
 }
 
 impl Context {
-    /// Connects to NATS as `name` (shown in the server's connection list), declares the
-    /// topology and opens the store and the jobs bucket.
+    /// Connects to NATS as `name` (shown in the server's connection list) and opens the
+    /// store and the jobs bucket. Declares nothing: see [`Context::declare_topology`].
     pub async fn connect(settings: Settings, name: &str) -> Result<Context, Error> {
         let client = connect_nats(&settings, name).await?;
+        Context::open(settings, client).await
+    }
+
+    /// Opens the store and the jobs bucket over an existing connection.
+    pub async fn open(settings: Settings, client: async_nats::Client) -> Result<Context, Error> {
         let js = jetstream::new(client.clone());
-        let ack_wait = settings.ack_wait_seconds.map(Duration::from_secs);
-        topology::declare(&js, settings.nats_replicas, ack_wait).await?;
         let store = Store::open(&settings.store_url)?;
         let jobs = Jobs::open(&js).await?;
         Ok(Context {
@@ -75,6 +84,23 @@ impl Context {
             store,
             jobs,
         })
+    }
+}
+
+impl Context {
+    /// Creates or updates every stream, consumer and bucket with this process's replicas and
+    /// ack wait: what the roles and `pdfmill up` do at start-up, before [`Context::connect`].
+    pub async fn declare_topology(
+        settings: &Settings,
+        client: &async_nats::Client,
+    ) -> Result<(), Error> {
+        let ack_wait = settings.ack_wait_seconds.map(Duration::from_secs);
+        topology::declare(
+            &jetstream::new(client.clone()),
+            settings.nats_replicas,
+            ack_wait,
+        )
+        .await
     }
 }
 
@@ -104,13 +130,36 @@ pub async fn connect_nats(settings: &Settings, name: &str) -> Result<async_nats:
         options = options.add_client_certificate(cert.clone(), key.clone());
     }
     options = options.require_tls(settings.nats_tls_required);
-    options
-        .connect(settings.nats_url.as_str())
-        .await
+    let servers = settings
+        .nats_url
+        .split(',')
+        .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
-            Error::Nats(format!(
-                "cannot connect to {}: {e}; is nats-server running (pdfmill up starts one)?",
-                settings.nats_url
+            Error::Config(format!(
+                "nats_url `{}` is not a comma-separated list of NATS URLs: {e}",
+                without_credentials(&settings.nats_url)
             ))
+        })?;
+    options
+        .connect(servers)
+        .await
+        .map_err(|source| Error::Connect {
+            url: without_credentials(&settings.nats_url),
+            source,
         })
+}
+
+/// A server list fit for a log line or an error: any `user:password@` taken out.
+fn without_credentials(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| match url.trim().rsplit_once('@') {
+            Some((before, host)) => match before.split_once("://") {
+                Some((scheme, _)) => format!("{scheme}://{host}"),
+                None => host.to_string(),
+            },
+            None => url.trim().to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -7,8 +7,9 @@
 
 use bytes::Bytes;
 use pdfmill_schemas::{
+    domain::{JobId, PageOptions},
     subjects,
-    v1::{ConvertRequest, ImageRef, JobState, JobStatus},
+    v1::{ConvertRequest, ImageRef, JobStatus},
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -18,7 +19,7 @@ use crate::{Context, Error, Published};
 /// One image of a job.
 #[derive(Debug, Clone)]
 pub struct Upload {
-    /// A file name safe for an object key (it becomes `uploads/<job>/<nnn>-<name>`).
+    /// The client's file name (kept, made safe, in the object key).
     pub name: String,
     /// The image file.
     pub bytes: Bytes,
@@ -26,19 +27,56 @@ pub struct Upload {
     pub content_type: String,
 }
 
+/// A job as a client asks for it, checked.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The job's id.
+    pub job: JobId,
+    /// Where the "PDF ready" email goes; empty for none.
+    pub notify_email: String,
+    /// How the pages look.
+    pub page: PageOptions,
+    /// The images, in page order.
+    pub uploads: Vec<Upload>,
+}
+
+impl Submission {
+    /// What the job asks for, as a SHA-256 in hex: each image's bytes (length first, so that
+    /// no two lists of images run together the same way), the address and the page options.
+    /// File names are left out: the same images under other names make the same PDF.
+    pub fn digest(&self) -> String {
+        let mut hasher = Sha256::new();
+        for upload in &self.uploads {
+            hasher.update((upload.bytes.len() as u64).to_be_bytes());
+            hasher.update(&upload.bytes);
+        }
+        hasher.update((self.notify_email.len() as u64).to_be_bytes());
+        hasher.update(self.notify_email.as_bytes());
+        hasher.update(self.page.to_request().encode_to_vec());
+        format!("{:x}", hasher.finalize())
+    }
+}
+
 impl Context {
-    /// Stores `uploads`, publishes `request` (its `images` and `submitted_at` filled in here)
-    /// on `image.convert.v1`, and records the job as queued; see the module docs for the order.
-    /// Returns the job's status and what the server said about the publish.
-    pub async fn submit(
-        &self,
-        mut request: ConvertRequest,
-        uploads: Vec<Upload>,
-    ) -> Result<(JobStatus, Published), Error> {
-        let job_id = request.job_id.clone();
-        let digest = request_digest(&request, &uploads);
+    /// Stores the images, publishes the job's request on `image.convert.v1`, and records the
+    /// job as queued; see the module docs for the order. Returns the job's status and what
+    /// the server said about the publish.
+    pub async fn submit(&self, submission: Submission) -> Result<(JobStatus, Published), Error> {
+        let digest = submission.digest();
+        let Submission {
+            job,
+            notify_email,
+            page,
+            uploads,
+        } = submission;
+        let mut request = ConvertRequest {
+            job_id: job.to_string(),
+            notify_email,
+            page: Some(page.to_request()),
+            ..ConvertRequest::default()
+        };
         for (index, upload) in uploads.into_iter().enumerate() {
-            let key = format!("uploads/{job_id}/{index:03}-{}", upload.name);
+            let key = job.upload_key(index, &upload.name);
             request.images.push(ImageRef {
                 key: key.clone(),
                 content_type: upload.content_type,
@@ -49,47 +87,24 @@ impl Context {
         request.submitted_at = Some(pdfmill_schemas::timestamp_now());
         let published = match self
             .publisher
-            .publish(subjects::IMAGE_CONVERT, &job_id, &request)
+            .publish(subjects::IMAGE_CONVERT, job.as_str(), &request)
             .await
         {
             Ok(published) => published,
             Err(error) => {
-                for image in &request.images {
-                    if let Err(cleanup) = self.store.delete(&image.key).await {
-                        tracing::warn!(%cleanup, key = %image.key, "could not remove an upload");
-                    }
-                }
+                self.remove_uploads(&request).await;
                 return Err(error);
             }
         };
-        let status = self
-            .jobs
-            .update(&job_id, |s| {
-                if s.state() == JobState::Unspecified {
-                    s.set_state(JobState::Queued);
-                    s.updated_at = request.submitted_at;
-                }
-                s.submitted_at = s.submitted_at.or(request.submitted_at);
-                s.image_count = request.images.len() as u32;
-                s.notify_email = request.notify_email.clone();
-                s.request_digest = digest.clone();
-            })
-            .await?;
-        Ok((status, published))
+        let marked = self.jobs.mark_queued(&job, &request, &digest).await?;
+        Ok((marked.status().clone(), published))
     }
-}
 
-/// What a job asks for, as a SHA-256 in hex: each image's bytes (length first, so that no two
-/// lists of images run together the same way), the address and the page options. File names
-/// are left out: the same images under other names make the same PDF.
-pub fn request_digest(request: &ConvertRequest, uploads: &[Upload]) -> String {
-    let mut hasher = Sha256::new();
-    for upload in uploads {
-        hasher.update((upload.bytes.len() as u64).to_be_bytes());
-        hasher.update(&upload.bytes);
+    async fn remove_uploads(&self, request: &ConvertRequest) {
+        for image in &request.images {
+            if let Err(cleanup) = self.store.delete(&image.key).await {
+                tracing::warn!(%cleanup, key = %image.key, "could not remove an upload");
+            }
+        }
     }
-    hasher.update((request.notify_email.len() as u64).to_be_bytes());
-    hasher.update(request.notify_email.as_bytes());
-    hasher.update(request.page.clone().unwrap_or_default().encode_to_vec());
-    format!("{:x}", hasher.finalize())
 }

@@ -19,6 +19,17 @@ pub enum LogFormat {
     Text,
 }
 
+impl LogFormat {
+    /// The format called `name` (`json` or `text`).
+    pub fn from_name(name: &str) -> Option<LogFormat> {
+        match name {
+            "json" => Some(LogFormat::Json),
+            "text" => Some(LogFormat::Text),
+            _ => None,
+        }
+    }
+}
+
 /// Flushes spans still buffered when dropped; keep it alive for the process's lifetime.
 pub struct Telemetry {
     provider: SdkTracerProvider,

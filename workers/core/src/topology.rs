@@ -1,9 +1,12 @@
 //! The JetStream topology: streams, consumers and KV buckets.
 //!
 //! The definitions are the JSON files in `nats/` (the ones people load with the `nats` CLI),
-//! compiled into the binary, so the services and the CLI cannot disagree. Every role declares
-//! the whole topology at start-up, create-or-update, which is idempotent: any number of
-//! workers can start at once, in any order.
+//! compiled into the binary, so the services and the CLI cannot disagree. Every role (and
+//! `pdfmill up`) declares the whole topology at start-up, create-or-update, which is
+//! idempotent: any number of workers can start at once, in any order. Connecting declares
+//! nothing: the read-only commands (`status`, `streams`, `dlq list`, `submit`) run from a
+//! laptop with its own settings and must never rewrite a production stream's replicas or a
+//! consumer's ack wait.
 
 use std::time::Duration;
 
@@ -91,16 +94,16 @@ pub async fn declare(
         let name = config.name.clone();
         js.create_or_update_stream(config)
             .await
-            .map_err(|e| Error::Nats(format!("cannot declare stream {name}: {e}")))?;
+            .map_err(|e| Error::nats(format!("cannot declare stream {name}"), e))?;
     }
     for (stream, config) in consumer_configs(ack_wait) {
         let name = config.durable_name.clone().unwrap_or_default();
         js.get_stream(stream)
             .await
-            .map_err(|e| Error::Nats(format!("cannot open stream {stream}: {e}")))?
+            .map_err(|e| Error::nats(format!("cannot open stream {stream}"), e))?
             .create_consumer(config)
             .await
-            .map_err(|e| Error::Nats(format!("cannot declare consumer {stream}/{name}: {e}")))?;
+            .map_err(|e| Error::nats(format!("cannot declare consumer {stream}/{name}"), e))?;
     }
     Ok(())
 }

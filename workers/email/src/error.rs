@@ -13,34 +13,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EmailError {
-    /// The request names a template this crate does not have.
-    #[error("unknown email template `{name}` (known templates: {known})", known = crate::templates::TEMPLATES.join(", "))]
-    UnknownTemplate {
-        /// The template name from the request.
-        name: String,
-    },
-
-    /// The template needs a variable the request does not carry.
-    #[error(
-        "email template `{template}` needs the variable `{variable}`, and the request has none"
-    )]
-    MissingVariable {
-        /// The template being rendered.
-        template: String,
-        /// The variable it needs.
-        variable: String,
-    },
-
-    /// A variable is present but unusable (e.g. a download link that is not http or https).
-    #[error("email template `{template}`: variable `{variable}` is invalid: {reason}")]
-    InvalidVariable {
-        /// The template being rendered.
-        template: String,
-        /// The offending variable.
-        variable: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// The request names a template that does not exist, or lacks (or has a bad value of) a
+    /// variable its template needs: the catalogue's rule, `pdfmill_schemas::domain::Template`.
+    #[error("{}", .0.reason)]
+    Template(#[from] pdfmill_schemas::domain::Invalid),
 
     /// The template engine failed. The templates ship in the binary, so this is a bug in a
     /// template, and the same request fails the same way every time.
@@ -112,9 +88,7 @@ impl EmailError {
         match self {
             EmailError::Smtp(error) => !error.is_permanent(),
             EmailError::Outbox { .. } => true,
-            EmailError::UnknownTemplate { .. }
-            | EmailError::MissingVariable { .. }
-            | EmailError::InvalidVariable { .. }
+            EmailError::Template(_)
             | EmailError::Render { .. }
             | EmailError::InvalidRequest(_)
             | EmailError::InvalidAddress { .. }

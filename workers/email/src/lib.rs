@@ -1,10 +1,9 @@
 //! Email delivery for pdfmill: render a template, build the message, send it through SMTP
 //! or into an outbox folder, and say whether a failure is worth a retry.
 //!
-//! This crate is the library half of the email worker; the NATS consumer that feeds it
-//! [`EmailRequest`](pdfmill_schemas::v1::EmailRequest)s lives on top of it. One request
-//! goes through three steps, each a plain function so that the worker (and a test) can call
-//! them one at a time:
+//! [`run`] is the email worker: the NATS consumer that feeds
+//! [`EmailRequest`](pdfmill_schemas::v1::EmailRequest)s through three steps, each a plain
+//! function so that a test (or another program) can call them one at a time:
 //!
 //! ```no_run
 //! use pdfmill_email::{Transport, build_message, parse_mailbox, render};
@@ -22,8 +21,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Every failure is an [`EmailError`], and [`EmailError::is_transient`] is the one place
-//! that decides between retrying and giving up. The `testing` feature adds
+//! Every failure of an email is an [`EmailError`], and [`EmailError::is_transient`] decides
+//! between retrying and giving up; the worker's [`SendError`] adds the plumbing's errors,
+//! classified by core's one rule. The `testing` feature adds
 //! `testing::SmtpCapture`, an in-process SMTP server for tests.
 
 #![forbid(unsafe_code)]
@@ -33,7 +33,7 @@ mod error;
 mod message;
 pub mod templates;
 pub mod transport;
-pub mod worker;
+mod worker;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -44,6 +44,7 @@ pub use message::{
 };
 pub use templates::{RenderedEmail, render};
 pub use transport::{Outbox, SmtpRelay, Transport};
+pub use worker::{Mailer, SendError, run, worker};
 
 /// lettre's types that appear in this crate's API.
 pub use lettre::{Message, message::Mailbox};

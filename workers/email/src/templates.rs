@@ -8,39 +8,19 @@
 //! error message that contains `<script>` arrives as text), `.txt` and `.subject` templates
 //! do not, since neither is interpreted as markup.
 //!
-//! Every template declares the variables it cannot do without. Those are checked before
-//! rendering, so a request that lacks one fails with a message naming the variable rather
-//! than with an email that says "Download it here: " and nothing after it. Such a request
-//! fails the same way on every retry, so the error is permanent.
+//! The catalogue itself (names, and the variables each template cannot do without) is
+//! `pdfmill_schemas::domain::Template`, shared with the services that ask for emails. Those
+//! variables are checked before rendering, so a request that lacks one fails with a message
+//! naming the variable rather than with an email that says "Download it here: " and nothing
+//! after it. Such a request fails the same way on every retry, so the error is permanent.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use minijinja::{Environment, UndefinedBehavior, Value};
-use pdfmill_schemas::v1::EmailRequest;
+use pdfmill_schemas::{domain::Template, v1::EmailRequest};
 
 use crate::EmailError;
-
-/// The template names a request may use, as in [`EmailRequest::template`].
-pub const TEMPLATES: &[&str] = &[
-    WELCOME,
-    NOTIFICATION,
-    CONVERSION_COMPLETED,
-    CONVERSION_FAILED,
-];
-
-/// Greets a new address. Optional variables: `name`, `app_url` (http or https).
-pub const WELCOME: &str = "welcome";
-/// A free-form notice. Needs `title` and `message`; optional `action_url` (http or https)
-/// and `action_label`.
-pub const NOTIFICATION: &str = "notification";
-/// A PDF is ready. Needs `pdf_url` (http or https; `download_url` is accepted as another name
-/// for it) and the job id (the `job_id` variable or the request's `job_id`); optional
-/// `pages` and `size_bytes` (whole numbers).
-pub const CONVERSION_COMPLETED: &str = "conversion_completed";
-/// A conversion failed. Needs `error_message` and the job id (the `job_id` variable or the
-/// request's `job_id`).
-pub const CONVERSION_FAILED: &str = "conversion_failed";
 
 /// One email rendered from a template, ready to be put into a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,11 +35,11 @@ pub struct RenderedEmail {
 
 /// Renders the template a request names with the request's variables.
 ///
-/// Fails with [`EmailError::UnknownTemplate`], [`EmailError::MissingVariable`] or
-/// [`EmailError::InvalidVariable`], all permanent: the same request would fail again.
+/// Fails with [`EmailError::Template`] for an unknown template or a missing or invalid
+/// variable: permanent, the same request would fail again.
 ///
 /// ```
-/// use pdfmill_schemas::v1::EmailRequest;
+/// use pdfmill_schemas::{domain::Template, v1::EmailRequest};
 ///
 /// let request = EmailRequest {
 ///     email_id: "job-1:conversion_failed".into(),
@@ -76,15 +56,9 @@ pub struct RenderedEmail {
 /// # Ok::<(), pdfmill_email::EmailError>(())
 /// ```
 pub fn render(request: &EmailRequest) -> Result<RenderedEmail, EmailError> {
-    let name = request.template.as_str();
-    let spec =
-        SPECS
-            .iter()
-            .find(|spec| spec.name == name)
-            .ok_or_else(|| EmailError::UnknownTemplate {
-                name: name.to_owned(),
-            })?;
-    let context = context(spec, request)?;
+    let template = Template::parse(&request.template)?;
+    let name = template.name();
+    let context = context(template, request)?;
     let environment = environment();
     let render = |suffix: &str| {
         environment
@@ -105,45 +79,11 @@ pub fn render(request: &EmailRequest) -> Result<RenderedEmail, EmailError> {
     })
 }
 
-struct TemplateSpec {
-    name: &'static str,
-    required: &'static [&'static str],
-    links: &'static [&'static str],
-    numbers: &'static [&'static str],
-}
-
-const SPECS: &[TemplateSpec] = &[
-    TemplateSpec {
-        name: WELCOME,
-        required: &[],
-        links: &["app_url"],
-        numbers: &[],
-    },
-    TemplateSpec {
-        name: NOTIFICATION,
-        required: &["title", "message"],
-        links: &["action_url"],
-        numbers: &[],
-    },
-    TemplateSpec {
-        name: CONVERSION_COMPLETED,
-        required: &["pdf_url", "job_id"],
-        links: &["pdf_url"],
-        numbers: &["pages", "size_bytes"],
-    },
-    TemplateSpec {
-        name: CONVERSION_FAILED,
-        required: &["error_message", "job_id"],
-        links: &[],
-        numbers: &[],
-    },
-];
-
 /// The variables a template sees: the request's, plus the job id from the request when the
 /// variables lack it, `pdf_url` from `download_url`, and `size` (e.g. "2.4 MB") from
 /// `size_bytes`. Empty values count as absent.
 fn context(
-    spec: &TemplateSpec,
+    template: Template,
     request: &EmailRequest,
 ) -> Result<BTreeMap<String, Value>, EmailError> {
     let mut variables: BTreeMap<String, String> = request
@@ -161,34 +101,7 @@ fn context(
         variables.insert("pdf_url".to_owned(), url);
     }
 
-    let invalid = |variable: &str, reason: String| EmailError::InvalidVariable {
-        template: spec.name.to_owned(),
-        variable: variable.to_owned(),
-        reason,
-    };
-    if let Some(missing) = spec
-        .required
-        .iter()
-        .find(|name| !variables.contains_key(**name))
-    {
-        return Err(EmailError::MissingVariable {
-            template: spec.name.to_owned(),
-            variable: (*missing).to_owned(),
-        });
-    }
-    for name in spec.links {
-        if let Some(link) = variables.get(*name) {
-            check_link(link).map_err(|reason| invalid(name, reason))?;
-        }
-    }
-    for name in spec.numbers {
-        if let Some(number) = variables.get(*name) {
-            number
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| invalid(name, format!("`{number}` is not a whole number")))?;
-        }
-    }
+    template.check(&variables)?;
 
     let mut context: BTreeMap<String, Value> = variables
         .iter()
@@ -200,19 +113,6 @@ fn context(
         context.insert("size".to_owned(), Value::from(human_size(bytes)));
     }
     Ok(context)
-}
-
-/// Links must be absolute http(s) URLs: anything else (`javascript:`, a relative path) is
-/// either an attack through the HTML part or a link no mail client can open.
-fn check_link(link: &str) -> Result<(), String> {
-    match url::Url::parse(link.trim()) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
-        Ok(url) => Err(format!(
-            "`{link}` is a {} link; only http and https links are sent",
-            url.scheme()
-        )),
-        Err(error) => Err(format!("`{link}` is not an absolute URL ({error})")),
-    }
 }
 
 /// A size as people read it, in decimal units: `980 bytes`, `2.4 MB`.
@@ -286,7 +186,7 @@ mod tests {
     #[test]
     fn every_template_parses() {
         let environment = environment();
-        for name in TEMPLATES {
+        for name in Template::ALL.map(Template::name) {
             for suffix in ["subject", "txt", "html"] {
                 environment
                     .get_template(&format!("{name}.{suffix}"))

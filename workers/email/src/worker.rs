@@ -10,25 +10,26 @@
 //!
 //! **A job's "PDF ready" email moves the job.** Sent, the job becomes `EMAILED`. Given up on
 //! (refused for good, or still failing on the last delivery), it becomes `EMAIL_FAILED` with
-//! the reason, before the loop dead-letters the request: whoever follows the job sees it end
-//! instead of waiting forever. The decision is the one the loop makes
-//! ([`Delivery::failure`]), asked where the handler decides its outcome. Should the status
-//! write fail, the request is retried rather than dead-lettered; on its last delivery it goes
-//! to the dead letters with both reasons, and a replay finishes the job. A replayed email that
+//! the reason, before the loop dead-letters the request ([`Handler::on_dead_letter`]): whoever
+//! follows the job sees it end instead of waiting forever. Should the status write fail, the
+//! loop retries the request rather than dead-lettering it; on its last delivery it goes to
+//! the dead letters with both reasons, and a replay finishes the job. A replayed email that
 //! is sent moves an `EMAIL_FAILED` job to `EMAILED`.
 
 use async_nats::jetstream::kv;
-use pdfmill_core::{Context, Delivery, Failure, Handler, Outcome, Worker, instruments};
+use pdfmill_core::{Context, Delivery, Failure, Handler, Marked, Outcome, Worker, instruments};
 use pdfmill_schemas::{
-    buckets, consumers, streams, subjects,
-    v1::{EmailRequest, EmailResult, ErrorClass, JobState},
+    buckets, consumers,
+    domain::{self, JobId, Template},
+    streams, subjects,
+    v1::{EmailRequest, EmailResult, ErrorClass},
 };
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::{
     EmailError, Mailbox, Transport, build_message, message_id, parse_mailbox, render,
-    sanitise_email_id, templates,
+    sanitise_email_id,
 };
 
 /// Runs an email worker until `shutdown` is cancelled, then drains.
@@ -45,7 +46,9 @@ pub async fn worker(ctx: Context) -> Result<Worker<Mailer>, pdfmill_core::Error>
         .js
         .get_key_value(buckets::EMAIL_LEDGER)
         .await
-        .map_err(|e| pdfmill_core::Error::Nats(format!("cannot open the email ledger: {e}")))?;
+        .map_err(|_| pdfmill_core::Error::NotDeclared {
+            what: format!("KV bucket {}", buckets::EMAIL_LEDGER),
+        })?;
     let concurrency = ctx.settings.email_concurrency;
     let js = ctx.js.clone();
     let mailer = Mailer {
@@ -65,7 +68,7 @@ pub async fn worker(ctx: Context) -> Result<Worker<Mailer>, pdfmill_core::Error>
     .await
 }
 
-/// The email handler.
+/// Sends each `email.send.v1` request once.
 pub struct Mailer {
     ctx: Context,
     transport: Transport,
@@ -78,46 +81,37 @@ const SENT: &[u8] = b"sent";
 
 impl Handler for Mailer {
     type Message = EmailRequest;
+    type Error = SendError;
 
     #[tracing::instrument(name = "email", skip_all, fields(email.id = %delivery.message.email_id, job.id = %delivery.message.job_id, template = %delivery.message.template))]
-    async fn handle(&self, delivery: &Delivery<EmailRequest>) -> Outcome {
+    async fn handle(&self, delivery: &Delivery<EmailRequest>) -> Result<(), SendError> {
         let request = &delivery.message;
-        let outcome = match self.send_once(request).await {
-            Ok(Sent::Now) => Outcome::Done,
-            Ok(Sent::Before) => {
-                metrics::counter!(instruments::EMAILS, "template" => request.template.clone(), "outcome" => "duplicate").increment(1);
-                return Outcome::Done;
-            }
-            Err(Failed::Email(error)) if error.is_transient() => Outcome::Retry {
-                reason: error.to_string(),
+        let result = self.send_once(request).await;
+        let label = match &result {
+            Ok(Sent::Now) => "sent",
+            Ok(Sent::Before) => "duplicate",
+            Err(error) => match Outcome::from(error) {
+                Outcome::Retry { .. } => "retry",
+                _ => "rejected",
             },
-            Err(Failed::Email(error)) => Outcome::Reject {
-                class: ErrorClass::InvalidRequest,
-                reason: error.to_string(),
-            },
-            Err(Failed::Plumbing(error)) => Outcome::Retry {
-                reason: error.to_string(),
-            },
-        };
-        let label = match &outcome {
-            Outcome::Done => "sent",
-            Outcome::Retry { .. } => "retry",
-            Outcome::Reject { .. } => "rejected",
         };
         metrics::counter!(instruments::EMAILS, "template" => request.template.clone(), "outcome" => label).increment(1);
-        if let (Some(failure), Outcome::Retry { reason } | Outcome::Reject { reason, .. }) =
-            (delivery.failure(&outcome), &outcome)
-            && let Err(error) = self.mark_email_failed(request, &failure).await
-        {
-            return Outcome::Retry {
-                reason: format!("{reason}; and the job could not be marked: {error}"),
-            };
-        }
-        outcome
+        result.map(drop)
     }
 
-    async fn dead_lettered(&self, request: Option<&EmailRequest>, failure: &Failure) {
-        let Some(request) = request else { return };
+    /// A job's "PDF ready" email ends the job `EMAIL_FAILED` (a job already `EMAILED`, or not
+    /// converted, is left as it is), and `email.sent.v1` says the email was given up on.
+    async fn on_dead_letter(
+        &self,
+        request: Option<&EmailRequest>,
+        failure: &Failure,
+    ) -> Result<(), SendError> {
+        let Some(request) = request else {
+            return Ok(());
+        };
+        if let Some(job) = pdf_ready_job(request) {
+            self.ctx.jobs.mark_email_failed(&job, failure).await?;
+        }
         let result = EmailResult {
             email_id: request.email_id.clone(),
             job_id: request.job_id.clone(),
@@ -127,15 +121,12 @@ impl Handler for Mailer {
             error: failure.reason.clone(),
             ..EmailResult::default()
         };
-        let id = format!("{}:failed", request.email_id);
-        if let Err(error) = self
-            .ctx
+        let id = domain::email_event_id(&request.email_id, false);
+        self.ctx
             .publisher
             .publish(subjects::EMAIL_SENT, &id, &result)
-            .await
-        {
-            tracing::warn!(%error, "could not publish the email failure");
-        }
+            .await?;
+        Ok(())
     }
 }
 
@@ -145,35 +136,46 @@ enum Sent {
     Before,
 }
 
-/// Why sending failed: the email itself, or the plumbing around it (always worth a retry).
-enum Failed {
-    Email(EmailError),
-    Plumbing(pdfmill_core::Error),
+/// Why sending failed: the email itself, or the plumbing around it.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The email cannot be sent, now ([`EmailError::is_transient`]) or ever.
+    #[error(transparent)]
+    Email(#[from] EmailError),
+    /// NATS or the store failed.
+    #[error(transparent)]
+    Plumbing(#[from] pdfmill_core::Error),
 }
 
-impl From<EmailError> for Failed {
-    fn from(error: EmailError) -> Self {
-        Failed::Email(error)
+impl From<&SendError> for Outcome {
+    fn from(error: &SendError) -> Self {
+        match error {
+            SendError::Plumbing(error) => error.into(),
+            SendError::Email(email) if email.is_transient() => Outcome::Retry {
+                reason: email.to_string(),
+            },
+            SendError::Email(email) => Outcome::Reject {
+                class: ErrorClass::InvalidRequest,
+                reason: email.to_string(),
+            },
+        }
     }
 }
 
-impl From<pdfmill_core::Error> for Failed {
-    fn from(error: pdfmill_core::Error) -> Self {
-        Failed::Plumbing(error)
+impl From<SendError> for Outcome {
+    fn from(error: SendError) -> Self {
+        Outcome::from(&error)
     }
 }
 
 impl Mailer {
-    async fn send_once(&self, request: &EmailRequest) -> Result<Sent, Failed> {
+    async fn send_once(&self, request: &EmailRequest) -> Result<Sent, SendError> {
         let key = ledger_key(&request.email_id)?;
-        let nats = |context: &str, e: &dyn std::fmt::Display| {
-            pdfmill_core::Error::Nats(format!("{context}: {e}"))
-        };
         let recorded = self
             .ledger
             .get(&key)
             .await
-            .map_err(|e| nats("cannot read the email ledger", &e))?;
+            .map_err(|e| pdfmill_core::Error::nats("cannot read the email ledger", e))?;
         let sent = if recorded.as_deref() == Some(SENT) {
             info!("already sent; not sending again");
             Sent::Before
@@ -184,10 +186,9 @@ impl Mailer {
             self.transport.send(&message, &request.email_id).await?;
             metrics::histogram!(instruments::SMTP_SEND_DURATION)
                 .record(started.elapsed().as_secs_f64());
-            self.ledger
-                .put(&key, SENT.into())
-                .await
-                .map_err(|e| nats("cannot record the email in the ledger", &e))?;
+            self.ledger.put(&key, SENT.into()).await.map_err(|e| {
+                pdfmill_core::Error::nats("cannot record the email in the ledger", e)
+            })?;
             info!(to = %request.to, "sent");
             Sent::Now
         };
@@ -205,58 +206,17 @@ impl Mailer {
             .publisher
             .publish(
                 subjects::EMAIL_SENT,
-                &format!("{}:sent", request.email_id),
+                &domain::email_event_id(&request.email_id, true),
                 &result,
             )
             .await?;
-        if let Some(job_id) = pdf_ready_job(request) {
-            let mut now_emailed = false;
-            let status = self
-                .ctx
-                .jobs
-                .update(job_id, |s| {
-                    // EMAIL_FAILED too: a dead letter replayed once the cause is fixed.
-                    now_emailed = matches!(s.state(), JobState::Converted | JobState::EmailFailed);
-                    if now_emailed {
-                        s.set_state(JobState::Emailed);
-                        s.updated_at = Some(pdfmill_schemas::timestamp_now());
-                        s.error_class = 0;
-                        s.error_message.clear();
-                    }
-                })
-                .await?;
-            if let Some(latency) =
-                instruments::seconds_since(status.submitted_at.as_ref()).filter(|_| now_emailed)
-            {
-                metrics::histogram!(instruments::JOB_LATENCY, "stage" => "emailed").record(latency);
-            }
+        if let Some(job) = pdf_ready_job(request)
+            && let Marked::Moved(status) = self.ctx.jobs.mark_emailed(&job).await?
+            && let Some(latency) = instruments::seconds_since(status.submitted_at.as_ref())
+        {
+            metrics::histogram!(instruments::JOB_LATENCY, "stage" => "emailed").record(latency);
         }
         Ok(sent)
-    }
-
-    /// Called with a request the loop is about to dead-letter: when it is a job's "PDF ready"
-    /// email, the job ends `EMAIL_FAILED` with the reason (a job already `EMAILED`, or not
-    /// converted, is left as it is). An error means the request must be retried instead.
-    async fn mark_email_failed(
-        &self,
-        request: &EmailRequest,
-        failure: &Failure,
-    ) -> Result<(), pdfmill_core::Error> {
-        let Some(job_id) = pdf_ready_job(request) else {
-            return Ok(());
-        };
-        self.ctx
-            .jobs
-            .update(job_id, |s| {
-                if s.state() == JobState::Converted {
-                    s.set_state(JobState::EmailFailed);
-                    s.updated_at = Some(pdfmill_schemas::timestamp_now());
-                    s.set_error_class(failure.class);
-                    s.error_message = failure.reason.clone();
-                }
-            })
-            .await
-            .map(drop)
     }
 }
 
@@ -266,8 +226,9 @@ fn ledger_key(email_id: &str) -> Result<String, EmailError> {
     Ok(sanitise_email_id(email_id)?.replace('%', "="))
 }
 
-/// The job a "PDF ready" email is about; other emails move no job.
-fn pdf_ready_job(request: &EmailRequest) -> Option<&str> {
-    (request.template == templates::CONVERSION_COMPLETED && !request.job_id.is_empty())
-        .then_some(request.job_id.as_str())
+/// The job a "PDF ready" email is about; other emails (and ids that name no job) move none.
+fn pdf_ready_job(request: &EmailRequest) -> Option<JobId> {
+    (request.template == Template::ConversionCompleted.name())
+        .then(|| JobId::parse(&request.job_id).ok())
+        .flatten()
 }

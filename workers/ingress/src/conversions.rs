@@ -18,8 +18,10 @@ use axum::{
     },
 };
 use futures::{Stream, StreamExt};
-use pdfmill_schemas::v1::{ConvertRequest, JobState, JobStatus};
-use prost::Message;
+use pdfmill_schemas::{
+    domain::{IdempotencyKey, JobId},
+    v1::{JobState, JobStatus},
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -28,17 +30,13 @@ use crate::{ApiError, Ingress, auth, error::ErrorBody, upload};
 /// The header a client sets to make a POST safe to retry.
 pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// Where idempotency keys are hashed into job ids (UUID v5 of the caller and the key).
-const JOB_ID_NAMESPACE: uuid::Uuid =
-    uuid::Uuid::from_u128(0x7d3c_1f0e_55a4_4c1b_9f6e_2b8a_0c4d_e1a1);
-
 /// The answer to a submitted job.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Accepted {
     /// The job id.
     pub id: String,
     /// The job's state (`queued` for a new job; a retried request sees the current state).
-    pub state: State_,
+    pub state: JobPhase,
     /// Where to read the job's status (relative to this server).
     pub status_url: String,
 }
@@ -49,7 +47,7 @@ pub(crate) struct Accepted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = State)]
-pub(crate) enum State_ {
+pub(crate) enum JobPhase {
     /// Accepted; no worker has started.
     Queued,
     /// A worker is converting it.
@@ -64,20 +62,19 @@ pub(crate) enum State_ {
     EmailFailed,
 }
 
-impl From<JobState> for State_ {
+impl From<JobState> for JobPhase {
     fn from(state: JobState) -> Self {
         match state {
-            JobState::Unspecified | JobState::Queued => State_::Queued,
-            JobState::Converting => State_::Converting,
-            JobState::Converted => State_::Converted,
-            JobState::Emailed => State_::Emailed,
-            JobState::Failed => State_::Failed,
-            JobState::EmailFailed => State_::EmailFailed,
+            JobState::Unspecified | JobState::Queued => JobPhase::Queued,
+            JobState::Converting => JobPhase::Converting,
+            JobState::Converted => JobPhase::Converted,
+            JobState::Emailed => JobPhase::Emailed,
+            JobState::Failed => JobPhase::Failed,
+            JobState::EmailFailed => JobPhase::EmailFailed,
         }
     }
 }
 
-/// A job's status.
 /// One server-sent event of `GET /v1/conversions/{id}/events`, as the OpenAPI document
 /// describes it (the handler writes the same two fields with axum's `Event`).
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,12 +86,13 @@ pub(crate) struct StatusEvent {
     data: String,
 }
 
+/// A job's status.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ConversionStatus {
     /// The job id.
     pub id: String,
     /// Where the job is.
-    pub state: State_,
+    pub state: JobPhase,
     /// When it was submitted (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<String>,
@@ -145,7 +143,9 @@ impl ConversionStatus {
             pages: converted.then_some(status.pages),
             size_bytes: converted.then_some(status.pdf_size_bytes),
             email: (!status.notify_email.is_empty()).then(|| status.notify_email.clone()),
-            pdf_url: converted.then(|| format!("/v1/conversions/{id}/pdf")),
+            pdf_url: converted
+                .then(|| JobId::parse(&id).ok().map(|job| job.pdf_path()))
+                .flatten(),
             error: matches!(status.state(), JobState::Failed | JobState::EmailFailed).then(|| {
                 JobError {
                     class: status
@@ -157,15 +157,6 @@ impl ConversionStatus {
                 }
             }),
             id,
-        }
-    }
-
-    /// Whether nothing more will happen to the job.
-    fn is_final(&self) -> bool {
-        match self.state {
-            State_::Failed | State_::Emailed | State_::EmailFailed => true,
-            State_::Converted => self.email.is_none(),
-            State_::Queued | State_::Converting => false,
         }
     }
 }
@@ -213,54 +204,48 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
     let ctx = state.ctx();
-    let key = idempotency_key(&headers)?;
-    let job_id = match &key {
-        Some(key) => {
-            let scoped = format!("{}\n{key}", auth::caller(&headers));
-            uuid::Uuid::new_v5(&JOB_ID_NAMESPACE, scoped.as_bytes()).to_string()
-        }
-        None => uuid::Uuid::now_v7().to_string(),
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .map(|value| IdempotencyKey::parse(value.to_str().unwrap_or_default()))
+        .transpose()?;
+    let job = match &key {
+        Some(key) => key.job_id(&auth::caller(&headers)),
+        None => JobId::new(),
     };
-    tracing::Span::current().record("job.id", job_id.as_str());
+    tracing::Span::current().record("job.id", job.as_str());
     require_nats(&state)?;
     let upload = upload::read(request, query, state.settings().limits).await?;
-    let image_count = upload.images.len();
-    let uploads: Vec<pdfmill_core::Upload> = upload
-        .images
-        .into_iter()
-        .map(|image| pdfmill_core::Upload {
-            name: image.name,
-            bytes: image.bytes,
-            content_type: image.content_type.to_string(),
-        })
-        .collect();
-    let request = ConvertRequest {
-        job_id: job_id.clone(),
+    let submission = pdfmill_core::Submission {
+        job,
         notify_email: upload.email.unwrap_or_default(),
-        page: Some(upload.page),
-        ..ConvertRequest::default()
+        page: upload.page,
+        uploads: upload
+            .images
+            .into_iter()
+            .map(|image| pdfmill_core::Upload {
+                name: image.name,
+                bytes: image.bytes,
+                content_type: image.content_type.to_string(),
+            })
+            .collect(),
     };
     if key.is_some()
-        && let Some(existing) = ctx.jobs.get(&job_id).await?
+        && let Some(existing) = ctx.jobs.get(&submission.job).await?
     {
-        let digest = pdfmill_core::request_digest(&request, &uploads);
-        if !existing.request_digest.is_empty() && existing.request_digest != digest {
+        if !existing.request_digest.is_empty() && existing.request_digest != submission.digest() {
             return Err(ApiError::IdempotencyKeyReused);
         }
         tracing::info!("a retry of a job already accepted");
-        return Ok(accepted(&job_id, existing.state().into()));
+        return Ok(accepted(&submission.job, existing.state().into()));
     }
-    let (status, published) = ctx.submit(request, uploads).await?;
+    let (job, images) = (submission.job.clone(), submission.uploads.len());
+    let (status, published) = ctx.submit(submission).await?;
     if !published.duplicate {
         metrics::counter!(pdfmill_core::instruments::JOBS_SUBMITTED, "source" => "http")
             .increment(1);
     }
-    tracing::info!(
-        images = image_count,
-        duplicate = published.duplicate,
-        "queued"
-    );
-    Ok(accepted(&job_id, status.state().into()))
+    tracing::info!(images, duplicate = published.duplicate, "queued");
+    Ok(accepted(&job, status.state().into()))
 }
 
 /// The form of a conversion request (for the OpenAPI document).
@@ -284,12 +269,12 @@ pub(crate) struct ConversionForm {
     title: Option<String>,
 }
 
-fn accepted(job_id: &str, state: State_) -> Response {
-    let status_url = format!("/v1/conversions/{job_id}");
+fn accepted(job: &JobId, state: JobPhase) -> Response {
+    let status_url = job.status_path();
     let mut response = (
         StatusCode::ACCEPTED,
         Json(Accepted {
-            id: job_id.to_string(),
+            id: job.to_string(),
             state,
             status_url: status_url.clone(),
         }),
@@ -301,20 +286,6 @@ fn accepted(job_id: &str, state: State_) -> Response {
     response
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
-        return Ok(None);
-    };
-    let key = value.to_str().unwrap_or_default().trim();
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
-    {
-        return Err(ApiError::InvalidRequest(
-            "Idempotency-Key must be 1–255 visible ASCII characters".to_string(),
-        ));
-    }
-    Ok(Some(key.to_string()))
-}
-
 /// Refuses at once while NATS is disconnected, before anything is read or stored.
 pub(crate) fn require_nats(state: &Ingress) -> Result<(), ApiError> {
     match state.ctx().client.connection_state() {
@@ -323,27 +294,13 @@ pub(crate) fn require_nats(state: &Ingress) -> Result<(), ApiError> {
     }
 }
 
-async fn job(state: &Ingress, id: &str) -> Result<JobStatus, ApiError> {
-    if !valid_id(id) {
-        return Err(ApiError::JobNotFound(id.to_string()));
-    }
+/// The status of job `id`; an id that breaks the job id rule cannot name a job.
+async fn job(state: &Ingress, id: &str) -> Result<(JobId, JobStatus), ApiError> {
+    let not_found = || ApiError::JobNotFound(id.to_string());
+    let job = JobId::parse(id).map_err(|_| not_found())?;
     require_nats(state)?;
-    state
-        .ctx()
-        .jobs
-        .get(id)
-        .await?
-        .ok_or_else(|| ApiError::JobNotFound(id.to_string()))
-}
-
-/// Job ids are KV keys: anything else cannot name a job (and must not reach a KV subject).
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    let status = state.ctx().jobs.get(&job).await?.ok_or_else(not_found)?;
+    Ok((job, status))
 }
 
 /// A job's status.
@@ -364,7 +321,7 @@ pub(crate) async fn status(
     State(state): State<Ingress>,
     Path(id): Path<String>,
 ) -> Result<Json<ConversionStatus>, ApiError> {
-    Ok(Json(ConversionStatus::new(&job(&state, &id).await?)))
+    Ok(Json(ConversionStatus::new(&job(&state, &id).await?.1)))
 }
 
 /// A job's status, live, as server-sent events.
@@ -390,40 +347,15 @@ pub(crate) async fn events(
     State(state): State<Ingress>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    job(&state, &id).await?;
-    let watch = state
-        .ctx()
-        .jobs
-        .store()
-        .watch_with_history(&id)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("cannot watch job {id}: {e}")))?;
-    let shutdown = state.shutdown().clone();
-    let stream = futures::stream::unfold(Some(watch), move |watch| {
-        let shutdown = shutdown.clone();
-        async move {
-            let mut watch = watch?;
-            loop {
-                let entry = tokio::select! {
-                    _ = shutdown.cancelled() => return None,
-                    entry = watch.next() => entry,
-                };
-                let entry = match entry {
-                    Some(Ok(entry)) => entry,
-                    _ => return None,
-                };
-                let Ok(status) = JobStatus::decode(entry.value) else {
-                    continue;
-                };
-                let status = ConversionStatus::new(&status);
-                let Ok(event) = Event::default().event("status").json_data(&status) else {
-                    continue;
-                };
-                let next = (!status.is_final()).then_some(watch);
-                return Some((Ok(event), next));
-            }
-        }
+    let (job, _) = job(&state, &id).await?;
+    let statuses = state.ctx().jobs.watch(&job).await?;
+    let events = statuses.filter_map(|status| async move {
+        let event = Event::default()
+            .event("status")
+            .json_data(ConversionStatus::new(&status));
+        event.ok().map(Ok)
     });
+    let stream = events.take_until(state.shutdown().clone().cancelled_owned());
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -448,7 +380,7 @@ pub(crate) async fn pdf(
     State(state): State<Ingress>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let status = job(&state, &id).await?;
+    let (_, status) = job(&state, &id).await?;
     if status.pdf_key.is_empty() {
         return Err(ApiError::PdfNotReady(id));
     }

@@ -1,6 +1,6 @@
 //! `POST /v1/emails`: the old email service's one endpoint, now a publish to `email.send.v1`.
-//! The request is checked here with the rules the email worker applies (address parser,
-//! required variables, http(s) links), so a client hears about a mistake as a 422 instead of
+//! The request is checked here with the rules the email worker applies (the address parser,
+//! and the template catalogue's variables and links from `pdfmill_schemas::domain`), so a client hears about a mistake as a 422 instead of
 //! the email silently landing in the dead-letter queue.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,11 @@ use axum::{
     extract::{State, rejection::JsonRejection},
     http::{HeaderMap, StatusCode},
 };
-use pdfmill_schemas::{subjects, v1::EmailRequest};
+use pdfmill_schemas::{
+    domain::{self, IdempotencyKey},
+    subjects,
+    v1::EmailRequest,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -30,7 +34,7 @@ pub(crate) struct SendEmail {
     pub variables: BTreeMap<String, String>,
 }
 
-/// The templates a client may send.
+/// The templates a client may send (those of the catalogue marked `for_clients`).
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Template {
@@ -38,6 +42,15 @@ pub(crate) enum Template {
     Welcome,
     /// A free-form notice.
     Notification,
+}
+
+impl Template {
+    fn into_catalogue(self) -> domain::Template {
+        match self {
+            Template::Welcome => domain::Template::Welcome,
+            Template::Notification => domain::Template::Notification,
+        }
+    }
 }
 
 /// An accepted email.
@@ -78,49 +91,18 @@ pub(crate) async fn send(
         other => ApiError::InvalidRequest(other.body_text()),
     })?;
     upload::check_address(body.to.trim())?;
-    let (template, required, link) = match body.template {
-        Template::Welcome => ("welcome", &[][..], "app_url"),
-        Template::Notification => ("notification", &["title", "message"][..], "action_url"),
-    };
-    let present = |name: &str| {
-        body.variables
-            .get(name)
-            .is_some_and(|v| !v.trim().is_empty())
-    };
-    if let Some(missing) = required.iter().find(|name| !present(name)) {
-        return Err(ApiError::InvalidRequest(format!(
-            "the {template} template needs the variable `{missing}`"
-        )));
-    }
-    if let Some(url) = body.variables.get(link).filter(|v| !v.trim().is_empty()) {
-        let url = url.trim();
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(ApiError::InvalidRequest(format!(
-                "`{link}` must be an http or https URL"
-            )));
-        }
-    }
+    let template = body.template.into_catalogue();
+    template.check(&body.variables)?;
     let email_id = match headers.get(conversions::IDEMPOTENCY_KEY) {
-        Some(key) => {
-            let key = key.to_str().unwrap_or_default().trim();
-            if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(ApiError::InvalidRequest(
-                    "Idempotency-Key must be 1–255 visible ASCII characters".to_string(),
-                ));
-            }
-            let scoped = format!("{}\n{key}", auth::caller(&headers));
-            format!(
-                "email-{}",
-                uuid::Uuid::new_v5(&EMAIL_ID_NAMESPACE, scoped.as_bytes())
-            )
-        }
-        None => format!("email-{}", uuid::Uuid::now_v7()),
+        Some(key) => IdempotencyKey::parse(key.to_str().unwrap_or_default())?
+            .email_id(&auth::caller(&headers)),
+        None => domain::new_email_id(),
     };
     conversions::require_nats(&state)?;
     let request = EmailRequest {
         email_id: email_id.clone(),
         to: body.to.trim().to_string(),
-        template: template.to_string(),
+        template: template.name().to_string(),
         variables: body.variables.into_iter().collect(),
         job_id: String::new(),
         requested_at: Some(pdfmill_schemas::timestamp_now()),
@@ -138,7 +120,3 @@ pub(crate) async fn send(
         }),
     ))
 }
-
-/// Where idempotency keys are hashed into email ids.
-const EMAIL_ID_NAMESPACE: uuid::Uuid =
-    uuid::Uuid::from_u128(0x2f4e_8c1a_6b3d_4e7f_a0c9_5d1e_3b7a_9c2f);

@@ -14,13 +14,13 @@ use utoipa::ToSchema;
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// The body is over [`crate::Limits::max_upload_bytes`].
+    /// The body is over [`crate::UploadLimits::max_upload_bytes`].
     #[error("the upload is larger than the limit of {limit} bytes")]
     TooLarge {
         /// The limit in bytes.
         limit: usize,
     },
-    /// More images than [`crate::Limits::max_images`].
+    /// More images than [`crate::UploadLimits::max_images`].
     #[error("{count} images are more than the limit of {limit} per job")]
     TooManyImages {
         /// Images in the request.
@@ -114,10 +114,20 @@ impl ApiError {
     }
 }
 
-/// Plumbing errors: an outage is a 503 (try again), anything else is ours.
+/// A value that breaks one of the job's rules: the client's to fix.
+impl From<pdfmill_schemas::domain::Invalid> for ApiError {
+    fn from(invalid: pdfmill_schemas::domain::Invalid) -> Self {
+        ApiError::InvalidRequest(invalid.to_string())
+    }
+}
+
+/// Plumbing errors: an outage is a 503 (try again), a broken rule the client's, anything else
+/// is ours.
 impl From<pdfmill_core::Error> for ApiError {
     fn from(error: pdfmill_core::Error) -> Self {
-        if error.is_transient() {
+        if let pdfmill_core::Error::Invalid(invalid) = error {
+            ApiError::from(invalid)
+        } else if error.is_transient() {
             ApiError::Unavailable(error.to_string())
         } else {
             ApiError::Internal(error.to_string())
@@ -135,8 +145,8 @@ pub(crate) struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ErrorDetail {
     /// Stable code: `too_large`, `too_many_images`, `unsupported_media_type`,
-    /// `invalid_address`, `invalid_request`, `idempotency_key_reused`, `not_found`, `not_ready`, `unauthorized`,
-    /// `unavailable`, `internal`.
+    /// `invalid_address`, `invalid_request`, `idempotency_key_reused`, `not_found`, `not_ready`,
+    /// `route_not_found`, `unauthorized`, `unavailable`, `internal`.
     pub code: String,
     /// For a person.
     pub message: String,

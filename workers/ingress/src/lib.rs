@@ -52,7 +52,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
 pub use openapi::openapi;
-pub use settings::{IngressSettings, Limits};
+pub use settings::{IngressSettings, UploadLimits};
 
 /// What every handler shares: the connections, the settings and the shutdown signal.
 ///

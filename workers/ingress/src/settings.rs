@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 pub struct IngressSettings {
     /// The address to listen on (default `127.0.0.1:8080`).
     pub listen: SocketAddr,
-    /// Limits on what one request may upload.
-    pub limits: Limits,
+    /// UploadLimits on what one request may upload.
+    pub limits: UploadLimits,
     /// Bearer tokens that may call the API; empty means no authentication. Health checks,
     /// the OpenAPI document, Swagger UI and the web page itself are always open.
     pub api_keys: Vec<Secret>,
@@ -25,27 +25,27 @@ impl Default for IngressSettings {
     fn default() -> Self {
         IngressSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            limits: Limits::default(),
+            limits: UploadLimits::default(),
             api_keys: Vec::new(),
             outbox_dir: None,
         }
     }
 }
 
-/// Limits against oversized or hostile uploads. A request over one is refused with
+/// UploadLimits against oversized or hostile uploads. A request over one is refused with
 /// `413 Content Too Large` before anything is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Limits {
+pub struct UploadLimits {
     /// Bytes in one request body, all images together (default 64 MiB).
     pub max_upload_bytes: usize,
     /// Images (pages) in one job (default 100).
     pub max_images: usize,
 }
 
-impl Default for Limits {
+impl Default for UploadLimits {
     fn default() -> Self {
-        Limits {
+        UploadLimits {
             max_upload_bytes: 64 * 1024 * 1024,
             max_images: 100,
         }

@@ -8,10 +8,10 @@ use axum::{
     http::{StatusCode, header},
 };
 use bytes::Bytes;
-use pdfmill_schemas::v1::{Fit, PageOptions};
+use pdfmill_schemas::domain::{PageOptions, PageOptionsText};
 use serde::Deserialize;
 
-use crate::{ApiError, Limits};
+use crate::{ApiError, UploadLimits};
 
 /// One uploaded image.
 pub(crate) struct Image {
@@ -21,7 +21,7 @@ pub(crate) struct Image {
 }
 
 /// A whole, valid conversion request.
-pub(crate) struct Upload {
+pub(crate) struct Submitted {
     pub images: Vec<Image>,
     pub email: Option<String>,
     pub page: PageOptions,
@@ -51,8 +51,8 @@ pub(crate) struct Options {
 pub(crate) async fn read(
     request: Request,
     query: Options,
-    limits: Limits,
-) -> Result<Upload, ApiError> {
+    limits: UploadLimits,
+) -> Result<Submitted, ApiError> {
     let too_large = ApiError::TooLarge {
         limit: limits.max_upload_bytes,
     };
@@ -109,14 +109,17 @@ pub(crate) async fn read(
         None | Some("") => None,
         Some(address) => Some(check_address(address)?),
     };
-    Ok(Upload {
+    Ok(Submitted {
         images,
         email,
         page: page_options(&options)?,
     })
 }
 
-async fn read_form(request: Request, limits: Limits) -> Result<(Vec<Image>, Options), ApiError> {
+async fn read_form(
+    request: Request,
+    limits: UploadLimits,
+) -> Result<(Vec<Image>, Options), ApiError> {
     let mut form = Multipart::from_request(request, &())
         .await
         .map_err(|e| ApiError::InvalidRequest(format!("not a multipart form: {e}")))?;
@@ -125,7 +128,7 @@ async fn read_form(request: Request, limits: Limits) -> Result<(Vec<Image>, Opti
     while let Some(field) = form.next_field().await.map_err(|e| form_error(e, limits))? {
         let name = field.name().unwrap_or_default().to_string();
         if name == "image" {
-            let file_name = field.file_name().map(sanitise).unwrap_or_default();
+            let file_name = field.file_name().unwrap_or_default().to_string();
             let bytes = field.bytes().await.map_err(|e| form_error(e, limits))?;
             if images.len() >= limits.max_images {
                 return Err(ApiError::TooManyImages {
@@ -136,11 +139,7 @@ async fn read_form(request: Request, limits: Limits) -> Result<(Vec<Image>, Opti
             let what = format!("image {} ({file_name})", images.len() + 1);
             let content_type = sniff(&bytes, &what)?;
             images.push(Image {
-                name: if file_name.is_empty() {
-                    "image".to_string()
-                } else {
-                    file_name
-                },
+                name: file_name,
                 bytes,
                 content_type,
             });
@@ -166,7 +165,7 @@ async fn read_form(request: Request, limits: Limits) -> Result<(Vec<Image>, Opti
     Ok((images, options))
 }
 
-fn form_error(error: MultipartError, limits: Limits) -> ApiError {
+fn form_error(error: MultipartError, limits: UploadLimits) -> ApiError {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::TooLarge {
             limit: limits.max_upload_bytes,
@@ -206,81 +205,14 @@ pub(crate) fn check_address(address: &str) -> Result<String, ApiError> {
         })
 }
 
-/// Validates the options with the converter's own parsers, so a typo is a 422 now rather than
-/// a silently default page later.
+/// The options, by the job's one grammar (`pdfmill_schemas::domain`), so a typo is a 422 now
+/// rather than a dead letter later.
 fn page_options(options: &Options) -> Result<PageOptions, ApiError> {
-    let invalid = |field: &str, why: String| ApiError::InvalidRequest(format!("{field}: {why}"));
-    let page_size = options.page_size.clone().unwrap_or_default();
-    page_size
-        .parse::<pdfmill_pdf::PageSize>()
-        .map_err(|e| invalid("page_size", e.to_string()))?;
-    let fit = match options
-        .fit
-        .as_deref()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "" | "contain" => Fit::Contain,
-        "cover" | "fill" => Fit::Cover,
-        "none" => Fit::None,
-        other => {
-            return Err(invalid(
-                "fit",
-                format!("`{other}` is not one of contain, cover, none"),
-            ));
-        }
-    };
-    let margin_pt = match options.margin.as_deref().map(str::trim) {
-        None | Some("") => 0.0,
-        Some(text) => {
-            pdfmill_pdf::parse_length(text).map_err(|e| invalid("margin", e.to_string()))?
-        }
-    };
-    if !margin_pt.is_finite() || !(0.0..=1000.0).contains(&margin_pt) {
-        return Err(invalid(
-            "margin",
-            "must be between 0 and 1000 pt".to_string(),
-        ));
-    }
-    let dpi = match options.dpi.as_deref().map(str::trim) {
-        None | Some("") => 0,
-        Some(text) => match text.parse::<u32>() {
-            Ok(dpi @ 1..=10_000) => dpi,
-            _ => {
-                return Err(invalid(
-                    "dpi",
-                    format!("`{text}` is not a whole number from 1 to 10000"),
-                ));
-            }
-        },
-    };
-    let title = options.title.clone().unwrap_or_default();
-    if title.chars().count() > 1000 {
-        return Err(invalid("title", "longer than 1000 characters".to_string()));
-    }
-    Ok(PageOptions {
-        page_size,
-        fit: fit.into(),
-        margin_pt,
-        dpi,
-        title,
-    })
-}
-
-/// Object keys and file names keep to a safe alphabet.
-pub(crate) fn sanitise(name: &str) -> String {
-    name.chars()
-        .take(100)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect::<String>()
-        .trim_start_matches('.')
-        .to_string()
+    Ok(PageOptions::parse(PageOptionsText {
+        page_size: options.page_size.as_deref(),
+        fit: options.fit.as_deref(),
+        margin: options.margin.as_deref(),
+        dpi: options.dpi.as_deref(),
+        title: options.title.as_deref(),
+    })?)
 }

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use pdfmill_core::Secret;
-use pdfmill_ingress::{IngressSettings, Limits};
+use pdfmill_ingress::{IngressSettings, UploadLimits};
 use serde_json::Value;
 use support::{Options, TestApp, error_of, png};
 
@@ -24,7 +24,7 @@ fn without_workers(ingress: IngressSettings) -> Options {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn too_large_uploads_are_413() {
     let app = TestApp::spawn_with(without_workers(IngressSettings {
-        limits: Limits {
+        limits: UploadLimits {
             max_upload_bytes: 4096,
             max_images: 2,
         },

@@ -42,10 +42,7 @@ use std::io::Write;
 
 pub use document::{Document, PageInfo};
 pub use error::{Error, ErrorKind, Format, Limit};
-pub use options::{
-    Fit, Layout, Limits, Metadata, Options, POINTS_PER_INCH, PageSize, ParseError, Timestamp,
-    parse_length,
-};
+pub use options::{Fit, Layout, Limits, Metadata, Options, POINTS_PER_INCH, PageSize, Timestamp};
 
 /// Converts `images` (PNG or JPEG files, in page order) into one PDF written to `out`.
 pub fn convert<I>(images: I, options: &Options, out: impl Write) -> Result<Vec<PageInfo>, Error>

@@ -1,9 +1,8 @@
-//! What a caller can choose: page geometry, metadata and limits.
+//! What a caller can choose: page geometry, metadata and limits, in points.
 //!
-//! Page sizes and lengths parse from the strings people type (`a4`, `letter`, `210x297mm`,
-//! `10mm`), so the CLI, the HTTP API and queue messages share one grammar.
-
-use std::{fmt, str::FromStr};
+//! The grammar people type (`a4`, `210x297mm`, `10mm`, `cover`) is not here: it belongs to
+//! the job and lives in `pdfmill_schemas::domain`, which the CLI, the HTTP API and the worker
+//! share. This crate takes geometry already parsed.
 
 /// PDF user space units (points) per inch (ISO 32000-1, 8.3.2.3).
 pub const POINTS_PER_INCH: f32 = 72.0;
@@ -136,129 +135,5 @@ impl Default for Limits {
             max_input_bytes: 256 << 20,
             max_pages: 1000,
         }
-    }
-}
-
-/// A string that is not a page size or a length.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError(String);
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ParseError {}
-
-/// Parses a length such as `10mm`, `1.5cm`, `0.5in` or `36pt` (a bare number is points) into
-/// points.
-pub fn parse_length(text: &str) -> Result<f32, ParseError> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f32 = number.trim().parse().map_err(|_| {
-        ParseError(format!(
-            "`{text}` is not a length; write a number with a unit, e.g. 10mm, 0.5in, 36pt"
-        ))
-    })?;
-    let scale = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "pt" => 1.0,
-        "in" => POINTS_PER_INCH,
-        "mm" => POINTS_PER_INCH / 25.4,
-        "cm" => POINTS_PER_INCH / 2.54,
-        other => {
-            return Err(ParseError(format!(
-                "unknown unit `{other}` in `{text}`; use mm, cm, in or pt"
-            )));
-        }
-    };
-    if !value.is_finite() || value < 0.0 {
-        return Err(ParseError(format!(
-            "`{text}` must be a length of zero or more"
-        )));
-    }
-    Ok(value * scale)
-}
-
-impl FromStr for PageSize {
-    type Err = ParseError;
-
-    /// `image`, `a3`, `a4`, `a5`, `letter`, `legal`, or `WxH` with a unit (`210x297mm`, `8.5x11in`).
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "image" | "" => Ok(PageSize::Image),
-            "a3" => Ok(PageSize::A3),
-            "a4" => Ok(PageSize::A4),
-            "a5" => Ok(PageSize::A5),
-            "letter" => Ok(PageSize::LETTER),
-            "legal" => Ok(PageSize::LEGAL),
-            custom => {
-                let invalid = || {
-                    ParseError(format!(
-                        "`{text}` is not a page size; use image, a3, a4, a5, letter, legal or WIDTHxHEIGHT with a unit, e.g. 210x297mm"
-                    ))
-                };
-                let (w, h) = custom.split_once('x').ok_or_else(invalid)?;
-                let unit: String = h.chars().filter(|c| c.is_ascii_alphabetic()).collect();
-                let width = parse_length(&format!("{w}{unit}")).map_err(|_| invalid())?;
-                let height = parse_length(h).map_err(|_| invalid())?;
-                if width < 1.0 || height < 1.0 {
-                    return Err(invalid());
-                }
-                Ok(PageSize::Fixed { width, height })
-            }
-        }
-    }
-}
-
-impl FromStr for Fit {
-    type Err = ParseError;
-
-    /// `contain` (or `fit`), `cover` (or `fill`), `none`.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "contain" | "fit" => Ok(Fit::Contain),
-            "cover" | "fill" => Ok(Fit::Cover),
-            "none" => Ok(Fit::None),
-            _ => Err(ParseError(format!(
-                "`{text}` is not a fit; use contain, cover or none"
-            ))),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lengths_convert_to_points() {
-        assert_eq!(parse_length("36").unwrap(), 36.0);
-        assert_eq!(parse_length("1in").unwrap(), 72.0);
-        assert!((parse_length("25.4mm").unwrap() - 72.0).abs() < 1e-3);
-        assert!(parse_length("3 furlongs").is_err());
-        assert!(parse_length("-1mm").is_err());
-    }
-
-    #[test]
-    fn page_sizes_parse() {
-        assert_eq!("A4".parse::<PageSize>().unwrap(), PageSize::A4);
-        assert_eq!("image".parse::<PageSize>().unwrap(), PageSize::Image);
-        assert_eq!(
-            "8.5x11in".parse::<PageSize>().unwrap(),
-            PageSize::Fixed {
-                width: 612.0,
-                height: 792.0
-            }
-        );
-        let PageSize::Fixed { width, height } = "210x297mm".parse::<PageSize>().unwrap() else {
-            panic!("custom size must be fixed")
-        };
-        assert!((width - 595.2756).abs() < 0.01 && (height - 841.8898).abs() < 0.01);
-        assert!("huge".parse::<PageSize>().is_err());
-        assert!("0x5in".parse::<PageSize>().is_err());
     }
 }

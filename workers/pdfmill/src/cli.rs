@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pdfmill_pdf::{Fit, PageSize};
+use pdfmill_core::telemetry::LogFormat;
+use pdfmill_schemas::domain::{JobId, PageOptions, PageOptionsText};
 
 /// pdfmill turns PNG and JPEG images into PDFs, losslessly: the compressed image data is copied
 /// into the PDF wherever the format allows.
@@ -19,8 +20,16 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Log lines as JSON (for log shippers) or text (for terminals).
-    #[arg(long, global = true, default_value = "json", value_parser = ["json", "text"])]
-    pub log_format: String,
+    #[arg(
+        long,
+        global = true,
+        default_value = "json",
+        value_parser = clap::builder::TypedValueParser::map(
+            clap::builder::PossibleValuesParser::new(["json", "text"]),
+            |name: String| LogFormat::from_name(&name).expect("a possible value"),
+        ),
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,7 +69,7 @@ pub enum Command {
     /// Show a job's status.
     Status {
         /// The job id `pdfmill submit` printed.
-        job_id: String,
+        job_id: JobId,
         /// Print the status as JSON.
         #[arg(long)]
         json: bool,
@@ -132,25 +141,44 @@ pub struct SubmitArgs {
     #[arg(long)]
     pub job_id: Option<String>,
 
-    /// Page size, as for `pdfmill convert`.
-    #[arg(long, default_value = "image")]
-    pub page_size: String,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
 
-    /// Fit into a fixed page size: contain, cover or none.
-    #[arg(long, default_value = "contain")]
-    pub fit: String,
-
-    /// Margin on every side, e.g. 10mm.
-    #[arg(long, default_value = "0")]
-    pub margin: String,
-
-    /// Resolution to assume for every image.
+/// How pages look: the same options, with the same grammar, as the HTTP form's fields.
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// Page size: image (the image at its own resolution), a3, a4, a5, letter, legal, or
+    /// WIDTHxHEIGHT with a unit (210x297mm, 8.5x11in).
+    #[arg(long, value_name = "SIZE")]
+    pub page_size: Option<String>,
+    /// How an image is scaled into a fixed page size: contain (fit, never crop), cover (fill the
+    /// page, crop the overflow) or none (own size, centred).
     #[arg(long)]
-    pub dpi: Option<u32>,
-
+    pub fit: Option<String>,
+    /// Blank margin on every side, e.g. 10mm, 0.5in, 36pt.
+    #[arg(long, value_name = "LENGTH")]
+    pub margin: Option<String>,
+    /// Resolution (1–10000) to assume for every image, overriding what the file says
+    /// (default: the file's pHYs/JFIF/EXIF density, else 72).
+    #[arg(long)]
+    pub dpi: Option<String>,
     /// Document title.
     #[arg(long)]
     pub title: Option<String>,
+}
+
+impl PageArgs {
+    /// The options, checked by the job's one grammar.
+    pub fn parse(&self) -> Result<PageOptions, pdfmill_schemas::domain::Invalid> {
+        PageOptions::parse(PageOptionsText {
+            page_size: self.page_size.as_deref(),
+            fit: self.fit.as_deref(),
+            margin: self.margin.as_deref(),
+            dpi: self.dpi.as_deref(),
+            title: self.title.as_deref(),
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -177,29 +205,8 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
 
-    /// Page size: image (the image at its own resolution), a3, a4, a5, letter, legal, or
-    /// WIDTHxHEIGHT with a unit (210x297mm, 8.5x11in).
-    #[arg(long, default_value = "image", value_parser = parse_page_size)]
-    pub page_size: PageSize,
-
-    /// How an image is scaled into a fixed page size: contain (fit, never crop), cover (fill the
-    /// page, crop the overflow) or none (own size, centred).
-    #[arg(long, default_value = "contain", value_parser = parse_fit)]
-    pub fit: Fit,
-
-    /// Blank margin on every side, e.g. 10mm, 0.5in, 36pt.
-    #[arg(long, default_value = "0", value_parser = parse_margin)]
-    pub margin: f32,
-
-    /// Resolution to assume for every image, overriding what the file says (default: the
-    /// file's pHYs/JFIF/EXIF density, else 72).
-    #[arg(long)]
-    pub dpi: Option<f32>,
-
-    /// Document title.
-    #[arg(long)]
-    pub title: Option<String>,
-
+    #[command(flatten)]
+    pub page: PageArgs,
     /// Refuse images with more pixels than this.
     #[arg(long, default_value_t = pdfmill_pdf::Limits::default().max_pixels)]
     pub max_pixels: u64,
@@ -215,18 +222,4 @@ pub struct ConvertArgs {
     /// Worker threads for --each (default: one per core).
     #[arg(long, short)]
     pub jobs: Option<usize>,
-}
-
-fn parse_page_size(text: &str) -> Result<PageSize, String> {
-    text.parse()
-        .map_err(|e: pdfmill_pdf::ParseError| e.to_string())
-}
-
-fn parse_fit(text: &str) -> Result<Fit, String> {
-    text.parse()
-        .map_err(|e: pdfmill_pdf::ParseError| e.to_string())
-}
-
-fn parse_margin(text: &str) -> Result<f32, String> {
-    pdfmill_pdf::parse_length(text).map_err(|e| e.to_string())
 }

@@ -1,10 +1,8 @@
 //! `pdfmill`: the one binary. It parses the command line and hands each subcommand to its
-//! module; a tokio runtime is started only for the commands that talk to NATS.
+//! module in `cmd/`; a tokio runtime is started only for the commands that talk to NATS.
 
 mod cli;
-mod convert;
-mod service;
-mod up;
+mod cmd;
 
 use std::process::ExitCode;
 
@@ -23,9 +21,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
-        Command::Convert(args) => convert::run(args),
+        Command::Convert(args) => cmd::local::run(args),
         command => {
-            run_service(command, cli.config.as_deref(), &cli.log_format).map(|()| ExitCode::SUCCESS)
+            run_service(command, cli.config.as_deref(), cli.log_format).map(|()| ExitCode::SUCCESS)
         }
     };
     result.unwrap_or_else(|error| {
@@ -37,25 +35,22 @@ fn main() -> ExitCode {
 fn run_service(
     command: Command,
     config: Option<&std::path::Path>,
-    log_format: &str,
+    log_format: LogFormat,
 ) -> anyhow::Result<()> {
-    let settings = service::settings(config)?;
-    let log_format = if log_format == "text" {
-        LogFormat::Text
-    } else {
-        LogFormat::Json
-    };
+    let settings = cmd::settings(config)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         match command {
             Command::Convert(_) => unreachable!("convert runs without a runtime"),
-            Command::Worker { role } => service::worker(role, settings, log_format).await,
-            Command::Ingress => service::ingress(settings, log_format).await,
-            Command::Up { data_dir, http } => up::up(settings, &data_dir, http, log_format).await,
-            Command::Submit(args) => service::submit(args, settings).await,
-            Command::Status { job_id, json } => service::status(&job_id, json, settings).await,
-            Command::Streams => service::streams(settings).await,
-            Command::Dlq { command } => service::dlq(command, settings).await,
+            Command::Worker { role } => cmd::roles::worker(role, settings, log_format).await,
+            Command::Ingress => cmd::roles::ingress(settings, log_format).await,
+            Command::Up { data_dir, http } => {
+                cmd::up::up(settings, &data_dir, http, log_format).await
+            }
+            Command::Submit(args) => cmd::submit::run(args, settings).await,
+            Command::Status { job_id, json } => cmd::status::run(&job_id, json, settings).await,
+            Command::Streams => cmd::streams::run(settings).await,
+            Command::Dlq { command } => cmd::dlq::run(command, settings).await,
         }
     })
 }

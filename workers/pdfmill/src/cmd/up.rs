@@ -15,11 +15,11 @@ use std::{
 };
 
 use anyhow::{Context as _, bail};
-use pdfmill_core::{Context, Settings, telemetry};
+use pdfmill_core::{Settings, telemetry};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
-use crate::service;
+use super::roles;
 
 /// Runs everything until Ctrl-C or SIGTERM.
 pub async fn up(
@@ -53,18 +53,18 @@ pub async fn up(
     }
 
     pdfmill_core::instruments::install(None)?;
-    let ctx = Context::connect(settings.clone(), "pdfmill-up").await?;
-    let shutdown = service::shutdown_on_signal();
+    let ctx = roles::connect_declared(settings.clone(), "pdfmill-up").await?;
+    let shutdown = super::shutdown_on_signal();
     let workers = CancellationToken::new();
     let convert = tokio::spawn(pdfmill_convert::run(ctx.clone(), workers.clone()));
-    let email = tokio::spawn(pdfmill_email::worker::run(ctx.clone(), workers.clone()));
+    let email = tokio::spawn(pdfmill_email::run(ctx.clone(), workers.clone()));
     tokio::spawn(pdfmill_core::instruments::watch_consumers(
         ctx.js.clone(),
-        service::CONSUMERS.to_vec(),
+        roles::CONSUMERS.to_vec(),
         Duration::from_secs(5),
         workers.clone(),
     ));
-    let ingress_settings = service::ingress_settings(&settings, outbox.clone());
+    let ingress_settings = roles::ingress_settings(&settings, outbox.clone());
     let ingress = tokio::spawn(pdfmill_ingress::run(
         ctx.clone(),
         ingress_settings,

@@ -1,4 +1,5 @@
-//! `pdfmill convert`: files in, PDFs out, on this machine.
+//! `pdfmill convert`: files in, PDFs out, on this machine, with no service (hence `local`:
+//! the worker crate `pdfmill-convert` does the same for queued jobs).
 //!
 //! With `--each` the inputs are independent, so they are spread over a rayon pool (one thread
 //! per core; conversion is CPU and memory-bandwidth bound). Each PDF is written to a temporary
@@ -15,14 +16,14 @@ use std::{
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use pdfmill_pdf::{Document, Layout, Limits, Metadata, Options, Timestamp};
+use pdfmill_pdf::{Document, Limits, Metadata, Options, Timestamp};
 use rayon::prelude::*;
 
 use crate::cli::ConvertArgs;
 
 /// Runs the subcommand; the exit code is non-zero when any input failed.
 pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
-    let options = options(&args);
+    let options = options(&args)?;
     match (&args.output, &args.out_dir) {
         (Some(output), _) => one_document(&args.inputs, output, &options),
         (None, Some(out_dir)) => each(&args.inputs, out_dir, &options, args.jobs),
@@ -30,17 +31,11 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn options(args: &ConvertArgs) -> Options {
+fn options(args: &ConvertArgs) -> anyhow::Result<Options> {
     let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC);
-    Options {
-        layout: Layout {
-            page_size: args.page_size,
-            fit: args.fit,
-            margin: args.margin,
-            dpi: args.dpi,
-        },
+    let options = pdfmill_convert::pdf_options(&args.page.parse()?);
+    Ok(Options {
         metadata: Metadata {
-            title: args.title.clone(),
             created: Some(Timestamp {
                 year: now.year() as u16,
                 month: now.month() as u8,
@@ -49,14 +44,15 @@ fn options(args: &ConvertArgs) -> Options {
                 minute: now.minute() as u8,
                 second: now.second() as u8,
             }),
-            ..Metadata::default()
+            ..options.metadata
         },
         limits: Limits {
             max_pixels: args.max_pixels,
             max_input_bytes: args.max_bytes,
             max_pages: args.max_pages,
         },
-    }
+        ..options
+    })
 }
 
 /// All inputs into one PDF. Every input is tried, so one run reports every bad file.
