@@ -152,18 +152,22 @@ impl Jobs {
             .watch_with_history(job.as_str())
             .await
             .map_err(|e| Error::nats(format!("cannot watch job {job}"), e))?;
-        let statuses = watch.filter_map(|entry| async move {
+        let statuses = Box::pin(watch.filter_map(|entry| async move {
             let entry = entry.ok()?;
             (entry.operation == kv::Operation::Put)
                 .then(|| JobStatus::decode(entry.value).ok())
                 .flatten()
-        });
-        let mut ended = false;
-        Ok(statuses.take_while(move |status| {
-            let go_on = !ended;
-            ended = status.state().is_final(!status.notify_email.is_empty());
-            futures::future::ready(go_on)
-        }))
+        }));
+        // Ends right after the final status, without waiting for a change that never comes.
+        Ok(futures::stream::unfold(
+            Some(statuses),
+            |statuses| async move {
+                let mut statuses = statuses?;
+                let status = statuses.next().await?;
+                let done = status.state().is_final(!status.notify_email.is_empty());
+                Some((status, (!done).then_some(statuses)))
+            },
+        ))
     }
 
     /// Moves the job to `next` with `change` applied, when the lifecycle allows it.

@@ -65,7 +65,7 @@ pub struct Context {
 
 impl Context {
     /// Connects to NATS as `name` (shown in the server's connection list) and opens the
-    /// store and the jobs bucket. Declares nothing: see [`Context::declare_topology`].
+    /// store and the jobs bucket. Declares nothing: see [`Context::connect_and_declare`].
     pub async fn connect(settings: Settings, name: &str) -> Result<Context, Error> {
         let client = connect_nats(&settings, name).await?;
         Context::open(settings, client).await
@@ -88,19 +88,15 @@ impl Context {
 }
 
 impl Context {
-    /// Creates or updates every stream, consumer and bucket with this process's replicas and
-    /// ack wait: what the roles and `pdfmill up` do at start-up, before [`Context::connect`].
-    pub async fn declare_topology(
-        settings: &Settings,
-        client: &async_nats::Client,
-    ) -> Result<(), Error> {
+    /// Connects like [`Context::connect`] after creating or updating every stream, consumer
+    /// and bucket with this process's replicas and ack wait: what the roles and `pdfmill up`
+    /// do at start-up. Read-only tools use [`Context::connect`].
+    pub async fn connect_and_declare(settings: Settings, name: &str) -> Result<Context, Error> {
+        let client = connect_nats(&settings, name).await?;
         let ack_wait = settings.ack_wait_seconds.map(Duration::from_secs);
-        topology::declare(
-            &jetstream::new(client.clone()),
-            settings.nats_replicas,
-            ack_wait,
-        )
-        .await
+        let js = jetstream::new(client.clone());
+        topology::declare(&js, settings.nats_replicas, ack_wait).await?;
+        Context::open(settings, client).await
     }
 }
 

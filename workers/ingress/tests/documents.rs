@@ -233,7 +233,7 @@ async fn run_serves_until_shutdown() {
         store_url: format!("file://{}", dir.path().display()),
         ..pdfmill_core::Settings::default()
     };
-    let ctx = pdfmill_core::Context::connect(settings, "run-test")
+    let ctx = pdfmill_core::Context::connect_and_declare(settings, "run-test")
         .await
         .unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")

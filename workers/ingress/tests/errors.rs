@@ -169,7 +169,19 @@ async fn bad_addresses_options_and_forms_are_422() {
         .unwrap();
     assert_eq!(error_of(query).await.0, 422);
     assert_eq!(app.ctx.store.count("uploads").await.unwrap(), 0);
-    assert_eq!(app.ctx.jobs.store().keys().await.unwrap().count().await, 0);
+    assert_eq!(
+        app.ctx
+            .js
+            .get_key_value(pdfmill_schemas::buckets::JOBS)
+            .await
+            .unwrap()
+            .keys()
+            .await
+            .unwrap()
+            .count()
+            .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -308,7 +320,19 @@ async fn when_nats_cannot_take_the_request_it_is_503_and_nothing_is_recorded() {
     let (status, code, message) =
         error_of(app.submit(&[("a.png", png(2, 2))], &[], Some("k-1")).await).await;
     assert_eq!((status, code.as_str()), (503, "unavailable"), "{message}");
-    assert_eq!(app.ctx.jobs.store().keys().await.unwrap().count().await, 0);
+    assert_eq!(
+        app.ctx
+            .js
+            .get_key_value(pdfmill_schemas::buckets::JOBS)
+            .await
+            .unwrap()
+            .keys()
+            .await
+            .unwrap()
+            .count()
+            .await,
+        0
+    );
     assert_eq!(
         app.ctx.store.count("uploads").await.unwrap(),
         0,

@@ -171,3 +171,101 @@ async fn submit_stops_waiting_when_the_email_fails_and_a_replay_sends_it() {
         1
     );
 }
+
+/// Every stream's and consumer's configuration, as the server reports it.
+async fn configs(system: &TestSystem) -> Vec<String> {
+    let mut configs = Vec::new();
+    for name in [
+        streams::CONVERT,
+        streams::EMAIL,
+        streams::EVENTS,
+        streams::DLQ,
+    ] {
+        let mut stream = system.ctx.js.get_stream(name).await.unwrap();
+        let info = stream.info().await.unwrap().clone();
+        configs.push(serde_json::to_string(&info.config).unwrap());
+        for consumer in [
+            pdfmill_schemas::consumers::CONVERT,
+            pdfmill_schemas::consumers::EMAIL,
+        ] {
+            if let Ok(mut consumer) = stream
+                .get_consumer::<async_nats::jetstream::consumer::pull::Config>(consumer)
+                .await
+            {
+                let info = consumer.info().await.unwrap().clone();
+                configs.push(serde_json::to_string(&info.config).unwrap());
+            }
+        }
+    }
+    configs
+}
+
+#[tokio::test]
+async fn read_only_commands_and_submit_leave_streams_and_consumers_as_they_are() {
+    let system = TestSystem::start().await;
+    let before = configs(&system).await;
+    let image = suite("basn2c08.png");
+    // A laptop's settings that differ from the system's: had these commands declared the
+    // topology, every stream would now have 3 replicas and every consumer a 99 s ack wait.
+    let laptop = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pdfmill"));
+        command
+            .args(args)
+            .envs(system.env())
+            .env("PDFMILL_NATS_REPLICAS", "3")
+            .env("PDFMILL_ACK_WAIT_SECONDS", "99");
+        command.output().unwrap()
+    };
+    let submitted = laptop(&["submit", image.to_str().unwrap(), "--job-id", "ro-1"]);
+    assert!(
+        submitted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&submitted.stderr)
+    );
+    for args in [&["status", "ro-1"][..], &["streams"], &["dlq", "list"]] {
+        let output = laptop(args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(configs(&system).await, before);
+}
+
+#[tokio::test]
+async fn submit_refuses_a_fit_or_page_size_typo_before_storing_anything() {
+    let system = TestSystem::start().await;
+    let image = suite("basn2c08.png");
+    for (option, value) in [
+        ("--fit", "stretch"),
+        ("--page-size", "a44"),
+        ("--margin", "1km"),
+    ] {
+        let output = pdfmill(
+            &system,
+            &[
+                "submit",
+                image.to_str().unwrap(),
+                option,
+                value,
+                "--job-id",
+                "typo",
+            ],
+        )
+        .await;
+        assert!(!output.status.success(), "{option} {value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(value), "{option}: {stderr}");
+    }
+    let jobs = system
+        .ctx
+        .js
+        .get_key_value(pdfmill_schemas::buckets::JOBS)
+        .await
+        .unwrap();
+    assert_eq!(
+        futures::StreamExt::count(jobs.keys().await.unwrap()).await,
+        0
+    );
+}

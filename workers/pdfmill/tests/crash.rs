@@ -18,7 +18,12 @@ async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() {
 
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let status = system.ctx.jobs.get("crash").await.unwrap();
+        let status = system
+            .ctx
+            .jobs
+            .get(&"crash".parse().unwrap())
+            .await
+            .unwrap();
         if status.is_some_and(|s| s.state() == JobState::Converting) {
             break;
         }
@@ -30,7 +35,13 @@ async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() {
     }
     first.kill().unwrap();
     first.wait().unwrap();
-    let status = system.ctx.jobs.get("crash").await.unwrap().unwrap();
+    let status = system
+        .ctx
+        .jobs
+        .get(&"crash".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         status.state(),
         JobState::Converting,

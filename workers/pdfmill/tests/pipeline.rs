@@ -317,7 +317,13 @@ async fn a_refused_email_ends_its_job_email_failed_with_the_pdf_kept_and_one_dea
     );
     assert_eq!(system.stream_messages(streams::EMAIL).await, 0);
     assert!(system.smtp.messages().is_empty());
-    let status = system.ctx.jobs.get("refused").await.unwrap().unwrap();
+    let status = system
+        .ctx
+        .jobs
+        .get(&"refused".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(status.state(), JobState::EmailFailed, "and it stays there");
 }
 

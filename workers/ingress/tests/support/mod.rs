@@ -69,11 +69,13 @@ impl TestApp {
             convert_concurrency: 2,
             ..Settings::default()
         };
-        let ctx = Context::connect(settings, "ingress-test").await.unwrap();
+        let ctx = Context::connect_and_declare(settings, "ingress-test")
+            .await
+            .unwrap();
         let stop = CancellationToken::new();
         if options.workers {
             let convert = pdfmill_convert::worker(ctx.clone()).await.unwrap();
-            let email = pdfmill_email::worker::worker(ctx.clone()).await.unwrap();
+            let email = pdfmill_email::worker(ctx.clone()).await.unwrap();
             let (a, b) = (stop.clone(), stop.clone());
             tokio::spawn(async move { convert.run(a).await.unwrap() });
             tokio::spawn(async move { email.run(b).await.unwrap() });

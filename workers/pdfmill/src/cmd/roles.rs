@@ -48,7 +48,7 @@ pub fn ingress_settings(
 pub async fn ingress(settings: Settings, log_format: telemetry::LogFormat) -> anyhow::Result<()> {
     let _telemetry = telemetry::init("pdfmill-ingress", log_format);
     pdfmill_core::instruments::install(None)?;
-    let ctx = connect_declared(settings.clone(), "pdfmill-ingress").await?;
+    let ctx = Context::connect_and_declare(settings.clone(), "pdfmill-ingress").await?;
     let shutdown = shutdown_on_signal();
     tokio::spawn(pdfmill_core::instruments::watch_consumers(
         ctx.js.clone(),
@@ -69,7 +69,7 @@ pub async fn worker(
     let service = format!("pdfmill-{}", role.name());
     let _telemetry = telemetry::init(&service, log_format);
     pdfmill_core::instruments::install(settings.metrics_addr)?;
-    let ctx = connect_declared(settings, &service).await?;
+    let ctx = Context::connect_and_declare(settings, &service).await?;
     let shutdown = shutdown_on_signal();
     let consumer = match role {
         Role::Convert => (streams::CONVERT, pdfmill_schemas::consumers::CONVERT),
@@ -88,11 +88,4 @@ pub async fn worker(
     }
     tracing::info!("worker stopped");
     Ok(())
-}
-
-/// Connects as `name` after declaring the topology with this process's settings.
-pub async fn connect_declared(settings: Settings, name: &str) -> anyhow::Result<Context> {
-    let client = pdfmill_core::connect_nats(&settings, name).await?;
-    Context::declare_topology(&settings, &client).await?;
-    Ok(Context::open(settings, client).await?)
 }

@@ -53,7 +53,7 @@ pub async fn up(
     }
 
     pdfmill_core::instruments::install(None)?;
-    let ctx = roles::connect_declared(settings.clone(), "pdfmill-up").await?;
+    let ctx = pdfmill_core::Context::connect_and_declare(settings.clone(), "pdfmill-up").await?;
     let shutdown = super::shutdown_on_signal();
     let workers = CancellationToken::new();
     let convert = tokio::spawn(pdfmill_convert::run(ctx.clone(), workers.clone()));

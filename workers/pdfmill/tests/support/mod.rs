@@ -11,7 +11,7 @@ use std::{
 
 pub use pdfmill_core::testing::NatsServer;
 use pdfmill_core::{Context, Settings, Worker};
-use pdfmill_email::{testing::SmtpCapture, worker::Mailer};
+use pdfmill_email::{Mailer, testing::SmtpCapture};
 use pdfmill_schemas::{
     streams, subjects,
     v1::{ConvertRequest, ImageRef, JobState, JobStatus},
@@ -88,7 +88,7 @@ impl TestSystem {
             ..Settings::default()
         };
         adjust(&mut settings);
-        let ctx = Context::connect(settings.clone(), "test")
+        let ctx = Context::connect_and_declare(settings.clone(), "test")
             .await
             .expect("the test system connects");
         TestSystem {
@@ -121,11 +121,7 @@ impl TestSystem {
         adjust: impl FnOnce(Worker<Mailer>) -> Worker<Mailer>,
     ) {
         let convert = pdfmill_convert::worker(self.ctx.clone()).await.unwrap();
-        let email = adjust(
-            pdfmill_email::worker::worker(self.ctx.clone())
-                .await
-                .unwrap(),
-        );
+        let email = adjust(pdfmill_email::worker(self.ctx.clone()).await.unwrap());
         let (a, b) = (self.workers.clone(), self.workers.clone());
         self.tasks
             .push(tokio::spawn(async move { convert.run(a).await.unwrap() }));
@@ -220,7 +216,7 @@ impl TestSystem {
     ) -> JobStatus {
         let deadline = Instant::now() + timeout;
         loop {
-            let status = self.ctx.jobs.get(job_id).await.unwrap();
+            let status = self.ctx.jobs.get(&job_id.parse().unwrap()).await.unwrap();
             if let Some(status) = &status
                 && status.state() == state
             {
