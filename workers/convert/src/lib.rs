@@ -144,7 +144,7 @@ impl Handler for Converter {
 }
 
 impl Converter {
-    #[tracing::instrument(name = "convert", skip_all, fields(job.id = %request.job_id, images = request.images.len()))]
+    #[tracing::instrument(name = "convert", skip_all, fields(job.id = %request.job_id, images = request.images.len(), input_bytes = tracing::field::Empty, pages = tracing::field::Empty, pdf.size_bytes = tracing::field::Empty))]
     async fn convert(&self, request: &ConvertRequest, attempt: u64) -> Result<(), ConvertError> {
         let (job, page) = check(request)?;
         let pdf = match self.ctx.jobs.mark_converting(&job, request).await? {
@@ -174,6 +174,10 @@ impl Converter {
         let (pdf, pages) = render(images, page).await?;
         let stored = self.store(job, pdf, pages).await?;
         let duration = started.elapsed();
+        let span = tracing::Span::current();
+        span.record("input_bytes", input_bytes);
+        span.record("pages", pages);
+        span.record("pdf.size_bytes", stored.size_bytes);
         info!(pages, size = stored.size_bytes, ?duration, "converted");
         metrics::histogram!(instruments::CONVERSION_DURATION).record(duration.as_secs_f64());
         metrics::histogram!(instruments::CONVERSION_INPUT_BYTES).record(input_bytes as f64);

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pdfmill_core::telemetry::LogFormat;
-use pdfmill_schemas::domain::{JobId, PageOptions, PageOptionsText};
+use pdfmill_schemas::domain::{
+    Fit, Invalid, JobId, Length, PageOptions, PageOptionsText, PageSize,
+};
 
 /// pdfmill turns PNG and JPEG images into PDFs, losslessly: the compressed image data is copied
 /// into the PDF wherever the format allows.
@@ -150,14 +152,14 @@ pub struct SubmitArgs {
 pub struct PageArgs {
     /// Page size: image (the image at its own resolution), a3, a4, a5, letter, legal, or
     /// WIDTHxHEIGHT with a unit (210x297mm, 8.5x11in).
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", value_parser = valid::<PageSize>)]
     pub page_size: Option<String>,
     /// How an image is scaled into a fixed page size: contain (fit, never crop), cover (fill the
     /// page, crop the overflow) or none (own size, centred).
-    #[arg(long)]
+    #[arg(long, value_parser = valid::<Fit>)]
     pub fit: Option<String>,
     /// Blank margin on every side, e.g. 10mm, 0.5in, 36pt.
-    #[arg(long, value_name = "LENGTH")]
+    #[arg(long, value_name = "LENGTH", value_parser = valid::<Length>)]
     pub margin: Option<String>,
     /// Resolution (1–10000) to assume for every image, overriding what the file says
     /// (default: the file's pHYs/JFIF/EXIF density, else 72).
@@ -170,7 +172,7 @@ pub struct PageArgs {
 
 impl PageArgs {
     /// The options, checked by the job's one grammar.
-    pub fn parse(&self) -> Result<PageOptions, pdfmill_schemas::domain::Invalid> {
+    pub fn parse(&self) -> Result<PageOptions, Invalid> {
         PageOptions::parse(PageOptionsText {
             page_size: self.page_size.as_deref(),
             fit: self.fit.as_deref(),
@@ -222,4 +224,12 @@ pub struct ConvertArgs {
     /// Worker threads for --each (default: one per core).
     #[arg(long, short)]
     pub jobs: Option<usize>,
+}
+
+/// Checks one option by the job's grammar when the command line is parsed (a usage error,
+/// exit status 2); the options are checked together by [`PageArgs::parse`].
+fn valid<T: std::str::FromStr<Err = Invalid>>(text: &str) -> Result<String, String> {
+    text.parse::<T>()
+        .map(|_| text.to_string())
+        .map_err(|invalid| invalid.reason)
 }

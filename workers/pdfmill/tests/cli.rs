@@ -173,7 +173,7 @@ async fn submit_stops_waiting_when_the_email_fails_and_a_replay_sends_it() {
 }
 
 /// Every stream's and consumer's configuration, as the server reports it.
-async fn configs(system: &TestSystem) -> Vec<String> {
+async fn configs(system: &TestSystem) -> Vec<serde_json::Value> {
     let mut configs = Vec::new();
     for name in [
         streams::CONVERT,
@@ -183,7 +183,7 @@ async fn configs(system: &TestSystem) -> Vec<String> {
     ] {
         let mut stream = system.ctx.js.get_stream(name).await.unwrap();
         let info = stream.info().await.unwrap().clone();
-        configs.push(serde_json::to_string(&info.config).unwrap());
+        configs.push(serde_json::to_value(&info.config).unwrap());
         for consumer in [
             pdfmill_schemas::consumers::CONVERT,
             pdfmill_schemas::consumers::EMAIL,
@@ -193,7 +193,7 @@ async fn configs(system: &TestSystem) -> Vec<String> {
                 .await
             {
                 let info = consumer.info().await.unwrap().clone();
-                configs.push(serde_json::to_string(&info.config).unwrap());
+                configs.push(serde_json::to_value(&info.config).unwrap());
             }
         }
     }
