@@ -182,10 +182,10 @@ impl<H: Handler> Worker<H> {
         let consumer: PullConsumer = js
             .get_stream(stream)
             .await
-            .map_err(|e| Error::nats(&format!("cannot open stream {stream}"), e))?
+            .map_err(|e| Error::nats(format!("cannot open stream {stream}"), e))?
             .get_consumer(consumer)
             .await
-            .map_err(|e| Error::nats(&format!("cannot open consumer {stream}/{consumer}"), e))?;
+            .map_err(|e| Error::nats(format!("cannot open consumer {stream}/{consumer}"), e))?;
         let config = &consumer.cached_info().config;
         let retry = RetryPolicy {
             first_delay: Duration::from_secs(1),

@@ -60,9 +60,9 @@ impl Publisher {
             .js
             .publish_with_headers(subject.to_string(), headers, payload)
             .await
-            .map_err(|e| Error::nats(&format!("cannot publish to {subject}"), e))?
+            .map_err(|e| Error::nats(format!("cannot publish to {subject}"), e))?
             .await
-            .map_err(|e| Error::nats(&format!("{subject} did not confirm the publish"), e))?;
+            .map_err(|e| Error::nats(format!("{subject} did not confirm the publish"), e))?;
         Ok(Published {
             sequence: ack.sequence,
             duplicate: ack.duplicate,
